@@ -1,0 +1,1 @@
+"""Intent understanding: Rasa-format training data, the embedded classifier, a Rasa client."""
