@@ -1,0 +1,53 @@
+# Two commands do all set-up: `make run` starts the bot, `make test` runs every check.
+# Both create .venv with the project installed when it is missing or pyproject.toml changed.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test lint typecheck check unit rasa benchmark catalogs clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/newcomer-bot run
+
+test: lint typecheck check unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: $(STAMP)
+	$(BIN)/newcomer-bot check
+
+unit: $(STAMP) rasa-install
+	$(BIN)/pytest
+
+# The Rasa server used by the integration tests and by `benchmarks/compare_rasa.py`.
+rasa-install:
+	bash scripts/rasa.sh install
+
+rasa:
+	bash scripts/rasa.sh all
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/nlu_speed.py
+
+# For translators: refresh the template and every catalog after UI strings changed in the code.
+catalogs: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --project=newcomer-bot \
+		--copyright-holder="newcomer-bot contributors" -o bot/locale/messages.pot .
+	$(BIN)/pybabel update -i bot/locale/messages.pot -d bot/locale --no-fuzzy-matching --ignore-obsolete
+
+clean:
+	rm -rf $(VENV) var/models .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,40 @@
+"""What every handler needs: the services, the user's stored state, and sending a reply."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot import messages as m
+from bot.services import Services
+from bot.storage import UserState
+from bot.telegram_render import send_reply
+
+SERVICES_KEY = "services"  # application.bot_data[SERVICES_KEY]: the Services made in post_init
+
+
+def get_services(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    """The services created at start-up."""
+    services = context.bot_data.get(SERVICES_KEY)
+    if not isinstance(services, Services):
+        raise RuntimeError("the services are not created yet (post_init has not run)")
+    return services
+
+
+def load_state(services: Services, update: Update) -> UserState | None:
+    """The sender's stored state (key: the Telegram user id); None for updates without a user."""
+    user = update.effective_user
+    return services.store.load(str(user.id)) if user is not None else None
+
+
+def language_hint(update: Update) -> str | None:
+    """The language of the user's Telegram app, a hint for first contact."""
+    user = update.effective_user
+    return user.language_code if user is not None else None
+
+
+async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, reply: m.Reply) -> None:
+    """Send ``reply`` to the chat the update came from."""
+    chat = update.effective_chat
+    if chat is not None:
+        await send_reply(context.bot, chat.id, reply)
