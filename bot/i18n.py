@@ -10,6 +10,7 @@ from __future__ import annotations
 import gettext
 import io
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -22,6 +23,7 @@ from babel.messages.pofile import PoFileError, read_po
 logger = logging.getLogger(__name__)
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+_PLACEHOLDER = re.compile(r"\{(\w*)\}")
 DOMAIN = "messages"
 
 
@@ -54,7 +56,7 @@ class Translations:
                 translations._catalogs[language] = gettext.NullTranslations()  # msgids are English
                 continue
             try:
-                translations._catalogs[language] = _compile(path, language)
+                translations._catalogs[language] = _compile(path, language, translations.problems)
             except (OSError, PoFileError, ValueError) as exc:
                 problem = CatalogProblem(path, str(exc))
                 translations.problems.append(problem)
@@ -86,9 +88,19 @@ class Translator:
         return self.translations.gettext(self.language, message)
 
 
-def _compile(path: Path, language: str) -> gettext.GNUTranslations:
+def _compile(path: Path, language: str, problems: list[CatalogProblem]) -> gettext.GNUTranslations:
     with path.open("rb") as handle:
         catalog = read_po(handle, locale=language, abort_invalid=True)
+    for message in list(catalog):
+        if not message.id or not message.string:
+            continue
+        unknown = set(_PLACEHOLDER.findall(str(message.string))) - set(_PLACEHOLDER.findall(str(message.id)))
+        if unknown:
+            # str.format would raise on a placeholder the code does not pass: keep English instead.
+            names = ", ".join("{" + name + "}" for name in sorted(unknown))
+            problems.append(CatalogProblem(path, f"line {message.lineno}: translation uses {names}, "
+                                                 f"which {message.id!r} does not have"))
+            message.string = ""
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)

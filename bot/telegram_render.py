@@ -1,4 +1,4 @@
-"""Draws the core's channel-neutral replies on Telegram: HTML text, inline keyboards, long texts split.
+"""The core's channel-neutral replies drawn on Telegram: HTML, inline keyboards, long texts split.
 
 Text goes through ``bot.markup.render_html`` (everything escaped except the answers' bold and
 links; right-to-left lines get a right-to-left mark) and is cut at line ends into messages of at
@@ -23,7 +23,7 @@ from telegram import (
     Message,
 )
 from telegram.constants import InlineKeyboardButtonLimit, MessageLimit, ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 
 from bot import markup
 from bot import messages as m
@@ -60,7 +60,8 @@ def render(message: m.OutgoingMessage) -> RenderedMessage:
         if not all(_well_formed(chunk) for chunk in chunks):
             break  # a line longer than the limit was cut inside a tag: send plain text instead
         if all(_visible_length(chunk) <= TEXT_LIMIT for chunk in chunks):
-            return RenderedMessage(tuple(chunks) or (_EMPTY,), ParseMode.HTML, keyboard(message.buttons))
+            texts = tuple(chunks) or (_EMPTY,)
+            return RenderedMessage(texts, ParseMode.HTML, keyboard(message.buttons))
         limit -= TEXT_LIMIT // 8  # characters outside the Basic Multilingual Plane count twice
     return render_plain(message)
 
@@ -89,7 +90,7 @@ def keyboard(rows: Sequence[m.ButtonRow]) -> InlineKeyboardMarkup | None:
             elif len(button.action.encode("utf-8")) <= CALLBACK_DATA_LIMIT:
                 buttons.append(InlineKeyboardButton(label, callback_data=button.action))
             else:  # cannot happen with bot.messages' actions; never send what Telegram refuses
-                logger.warning("Dropped a button whose action is over 64 bytes: %.20s…", button.action)
+                logger.warning("Dropped a button whose action is over 64 bytes")
         if buttons:
             keyboard_rows.append(buttons)
     return InlineKeyboardMarkup(keyboard_rows) if keyboard_rows else None
@@ -117,9 +118,10 @@ async def send_message(bot: Bot, chat_id: int, message: m.OutgoingMessage) -> li
             except BadRequest as exc:
                 if not _is_parse_error(exc):
                     raise
-                logger.warning("Telegram refused our HTML (%s); sending plain text instead", exc.message)
+                logger.warning("Telegram refused our HTML (%s); sending plain text", exc.message)
                 parse_mode = None
-        sent.append(await _send_text(bot, chat_id, _plain(text) if rendered.parse_mode else text, None, buttons))
+        plain = _plain(text) if rendered.parse_mode else text
+        sent.append(await _send_text(bot, chat_id, plain, None, buttons))
     return sent
 
 
@@ -135,7 +137,7 @@ async def edit_message(target: Message, message: m.OutgoingMessage) -> bool:
             reply_markup=rendered.keyboard,
             link_preview_options=NO_PREVIEW,
         )
-    except BadRequest as exc:
+    except TelegramError as exc:  # too old, deleted, or a Bot API server without edits
         if "not modified" in exc.message.lower():
             return True  # pressed twice: the screen already shows this
         logger.debug("Could not edit the message (%s); sending a new one", exc.message)
@@ -144,10 +146,10 @@ async def edit_message(target: Message, message: m.OutgoingMessage) -> bool:
 
 
 async def remove_buttons(target: Message, keep: InlineKeyboardMarkup | None = None) -> None:
-    """Replace the buttons under ``target`` (by ``keep``, or none); failures only cost a stale button."""
+    """Replace the buttons under ``target`` by ``keep`` (default: none); failure is harmless."""
     try:
         await target.edit_reply_markup(reply_markup=keep)
-    except BadRequest as exc:
+    except TelegramError as exc:
         logger.debug("Could not change the buttons of a message (%s)", exc.message)
 
 
@@ -185,14 +187,18 @@ def without_actions(markup_: InlineKeyboardMarkup | None, kind: str) -> InlineKe
         return None
     rows = []
     for row in markup_.inline_keyboard:
-        kept = [b for b in row if not (isinstance(b.callback_data, str) and b.callback_data.startswith(f"{kind}:"))]
+        kept = [b for b in row if not str(b.callback_data or "").startswith(f"{kind}:")]
         if kept:
             rows.append(kept)
     return InlineKeyboardMarkup(rows) if rows else None
 
 
 async def _send_text(
-    bot: Bot, chat_id: int, text: str, parse_mode: str | None, reply_markup: InlineKeyboardMarkup | None
+    bot: Bot,
+    chat_id: int,
+    text: str,
+    parse_mode: str | None,
+    reply_markup: InlineKeyboardMarkup | None,
 ) -> Message:
     return await bot.send_message(
         chat_id,
@@ -214,7 +220,7 @@ def _plain(chunk: str) -> str:
 
 
 def _well_formed(chunk: str) -> bool:
-    """Every ``<`` opens a whole, balanced tag and every ``&`` starts an entity (render_html's output)."""
+    """Every ``<`` starts a whole, balanced tag and every ``&`` an entity (as render_html makes)."""
     stack: list[str] = []
     for match in _TAG.finditer(chunk):
         closing, name = match.group(1), match.group(2)

@@ -19,6 +19,9 @@ from nlu.types import FALLBACK_INTENT, IntentScore, ParseResult
 logger = logging.getLogger(__name__)
 
 RANKING_LENGTH = 10  # as Rasa's DIETClassifier ``ranking_length`` default
+# When none of the words was seen in training (gibberish, a language we do not support), character
+# n-grams alone can still look confident; such a guess must be very sure to be answered.
+UNKNOWN_WORDS_MIN_CONFIDENCE = 0.9
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,11 @@ class EmbeddedBackend:
         ]
         top = ranking[0]
         runner_up = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
+        unfamiliar = self.model.featurizer.known_word_share(text) == 0.0
         if (
             not text.strip()
             or top["confidence"] < self.fallback.threshold
+            or (unfamiliar and top["confidence"] < UNKNOWN_WORDS_MIN_CONFIDENCE)
             or top["confidence"] - runner_up < self.fallback.ambiguity_threshold
         ):
             # Like Rasa's FallbackClassifier: the fallback comes first, the real intents stay ranked.

@@ -94,16 +94,23 @@ class Featurizer:
     @classmethod
     def fit(cls, texts: Sequence[str], config: FeatureConfig) -> Featurizer:
         """Learn the vocabulary and idf weights from training texts."""
+        return cls.fit_transform(texts, config)[0]
+
+    @classmethod
+    def fit_transform(cls, texts: Sequence[str], config: FeatureConfig) -> tuple[Featurizer, sparse.csr_matrix]:
+        """Fit on ``texts`` and return their matrix too, extracting each text's n-grams only once."""
+        counts = [extract_features(text, config) for text in texts]
         document_frequency: Counter[str] = Counter()
-        for text in texts:
-            document_frequency.update(extract_features(text, config).keys())
+        for features in counts:
+            document_frequency.update(features.keys())
         kept = sorted(f for f, df in document_frequency.items() if df >= config.min_df)
         vocabulary = {feature: index for index, feature in enumerate(kept)}
         n_docs = len(texts)
         idf = np.array(
             [math.log((1 + n_docs) / (1 + document_frequency[f])) + 1.0 for f in kept], dtype=np.float32
         )
-        return cls(config, vocabulary, idf)
+        featurizer = cls(config, vocabulary, idf)
+        return featurizer, featurizer._matrix([featurizer._weigh(features) for features in counts])
 
     @property
     def size(self) -> int:
@@ -112,10 +119,13 @@ class Featurizer:
 
     def transform_one(self, text: str) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
         """Indices and L2-normalised sublinear TF-IDF values of the known features of ``text``."""
+        return self._weigh(extract_features(text, self.config))
+
+    def _weigh(self, features: Counter[str]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
         vocabulary = self.vocabulary
         indices = []
         counts = []
-        for feature, count in extract_features(text, self.config).items():
+        for feature, count in features.items():
             index = vocabulary.get(feature)
             if index is not None:
                 indices.append(index)
@@ -127,16 +137,20 @@ class Featurizer:
             values /= norm
         return index_array, values
 
+    def known_word_share(self, text: str) -> float:
+        """Share of the text's words seen in training (0 for gibberish, 1 for familiar words)."""
+        words = _WORD.findall(normalize(text, self.config.max_chars))
+        if not words:
+            return 0.0
+        return sum(("w " + word) in self.vocabulary for word in words) / len(words)
+
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """A CSR matrix with one row per text."""
-        rows_indices = []
-        rows_values = []
-        indptr = [0]
-        for text in texts:
-            indices, values = self.transform_one(text)
-            rows_indices.append(indices)
-            rows_values.append(values)
-            indptr.append(indptr[-1] + len(indices))
-        all_indices = np.concatenate(rows_indices) if rows_indices else np.zeros(0, dtype=np.intp)
-        all_values = np.concatenate(rows_values) if rows_values else np.zeros(0, dtype=np.float32)
-        return sparse.csr_matrix((all_values, all_indices, np.array(indptr)), shape=(len(texts), self.size))
+        return self._matrix([self.transform_one(text) for text in texts])
+
+    def _matrix(self, rows: list[tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]]) -> sparse.csr_matrix:
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum([len(indices) for indices, _ in rows], out=indptr[1:])
+        indices = np.concatenate([i for i, _ in rows]) if rows else np.zeros(0, dtype=np.intp)
+        values = np.concatenate([v for _, v in rows]) if rows else np.zeros(0, dtype=np.float32)
+        return sparse.csr_matrix((values, indices, indptr), shape=(len(rows), self.size))

@@ -48,8 +48,7 @@ def train_model(examples: Sequence[Example], config: TrainingConfig | None = Non
         raise ValueError(f"training needs at least two intents, got {intents}")
     # Featurize once: the calibration fit and the final fit use rows of the same matrix. The
     # vocabulary then includes the calibration texts, which only affects the temperature estimate.
-    featurizer = Featurizer.fit(texts, config.features)
-    matrix = featurizer.transform(texts)
+    featurizer, matrix = Featurizer.fit_transform(texts, config.features)
     calibration = _calibration_split(labels.tolist(), config.calibration_share, config.seed)
     temperature = 5.0
     if calibration.any():

@@ -1,0 +1,86 @@
+"""Speed and memory of the embedded intent model and of the terminal bot; prints figures.
+
+    .venv/bin/python benchmarks/nlu_speed.py [--data nlu/data] [--test nlu/heldout] [--repeat 5]
+
+Targets (issue 2): parse p50 <= 0.5 ms and p99 <= 2 ms in-process; training <= 10 s;
+RSS of `newcomer-bot chat` <= 200 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from nlu.embedded import EmbeddedBackend  # noqa: E402
+from nlu.langid import LanguageDetector  # noqa: E402
+from nlu.loading import load_training_data  # noqa: E402
+from nlu.training import train_model  # noqa: E402
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=ROOT / "nlu" / "data")
+    parser.add_argument("--test", type=Path, default=ROOT / "nlu" / "heldout")
+    parser.add_argument("--repeat", type=int, default=5, help="passes over the test texts")
+    args = parser.parse_args()
+
+    data = load_training_data(args.data)
+    started = time.perf_counter()
+    model = train_model(data.examples)
+    training_seconds = time.perf_counter() - started
+    print(f"training: {len(data.examples)} examples, {len(model.intents)} intents, "
+          f"{model.featurizer.size} features: {training_seconds:.2f} s")
+
+    texts = [example.text for example in load_training_data(args.test).examples]
+    backend = EmbeddedBackend(model)
+    for text in texts[:200]:  # warm caches
+        backend.parse_sync(text)
+    timings = []
+    for _ in range(args.repeat):
+        for text in texts:
+            begin = time.perf_counter()
+            backend.parse_sync(text)
+            timings.append((time.perf_counter() - begin) * 1000)
+    print(f"parse (intent only), {len(timings)} calls: p50 {percentile(timings, 0.5):.3f} ms, "
+          f"p99 {percentile(timings, 0.99):.3f} ms, mean {statistics.fmean(timings):.3f} ms")
+
+    detector = LanguageDetector(["fr", "nl", "en", "ar", "es", "pt", "tr", "ro", "pl", "uk", "ru", "fa"])
+    with_language = EmbeddedBackend(model, detector=detector)
+    with_language.parse_sync("warm up the language model please")
+    timings = []
+    for text in texts:
+        begin = time.perf_counter()
+        with_language.parse_sync(text)
+        timings.append((time.perf_counter() - begin) * 1000)
+    print(f"parse + language, {len(timings)} calls: p50 {percentile(timings, 0.5):.3f} ms, "
+          f"p99 {percentile(timings, 0.99):.3f} ms")
+
+    lines = "\n".join(texts[:300]) + "\n"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    begin = time.perf_counter()
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "newcomer-bot"), "--env-file", os.devnull, "chat", "--lang", "fr"],
+        input=lines, capture_output=True, text=True, cwd=ROOT, check=True,
+    )
+    elapsed = time.perf_counter() - begin
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(f"newcomer-bot chat, 300 messages: peak RSS {max(peak_kib, before) / 1024:.0f} MB, "
+          f"{elapsed:.1f} s wall including start-up ({len(result.stdout.splitlines())} output lines)")
+
+
+if __name__ == "__main__":
+    main()

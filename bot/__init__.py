@@ -1,0 +1,1 @@
+"""The newcomer bot: dialogue core, channels and services."""

@@ -1,0 +1,394 @@
+"""The Telegram front end: a python-telegram-bot ``Application`` around the dialogue core.
+
+``run_telegram(settings)`` (what ``newcomer-bot run`` calls with a token) builds the application,
+creates the services in ``post_init`` and closes them in ``post_shutdown``, then polls Telegram, or,
+when ``WEBHOOK_URL`` is set, serves a webhook on an aiohttp server (with ``/healthz``) that accepts
+only requests carrying the ``X-Telegram-Bot-Api-Secret-Token``. SIGINT/SIGTERM stop it gracefully:
+no new updates are taken, the ones already taken are answered, then everything is closed.
+Nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ExtBot,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.handlers import buttons, commands, errors, messages, staff
+from bot.handlers.common import SERVICES_KEY
+from bot.i18n import endonym, is_rtl
+from bot.services import Services, create_services
+from bot.settings import Settings, SettingsError
+
+logger = logging.getLogger(__name__)
+
+TelegramApp = Application[
+    ExtBot[int], ContextTypes.DEFAULT_TYPE, dict[Any, Any], dict[Any, Any], dict[Any, Any], None
+]
+ServicesFactory = Callable[[Settings], Awaitable[Services]]
+
+ALLOWED_UPDATES: Final = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+POLL_TIMEOUT_SECONDS: Final = 20  # long polling: getUpdates is held open until an update comes
+RATE_LIMIT_RETRIES: Final = 3  # a 429 with retry_after is waited out and retried, not lost
+STARTUP_ATTEMPTS: Final = 5  # getMe/deleteWebhook tries when Telegram is unreachable at start-up
+SECRET_HEADER: Final = "X-Telegram-Bot-Api-Secret-Token"
+WATCHER_KEY: Final = "content_watcher"  # application.bot_data key of the content-reload task
+
+# The non-text messages that get "I can only read text" (service messages such as "user joined"
+# are not listed: they need no answer).
+NON_TEXT = (
+    filters.PHOTO | filters.VOICE | filters.AUDIO | filters.VIDEO | filters.VIDEO_NOTE
+    | filters.ANIMATION | filters.Sticker.ALL | filters.Document.ALL | filters.LOCATION
+    | filters.VENUE | filters.CONTACT | filters.POLL | filters.Dice.ALL
+)
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Different chats are handled concurrently; one chat's updates one at a time, in order.
+
+    A user who taps "French" and then types a question must get the answer in French: their
+    updates never overtake each other. Waiting for one's own chat does not hold a worker slot.
+    """
+
+    def __init__(self, workers: int = 64, max_pending: int = 4096) -> None:
+        super().__init__(max_pending)
+        self.workers = workers
+        self._slots: asyncio.Semaphore | None = None
+        self._chats: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    async def initialize(self) -> None:
+        """Create the worker slots (in the running event loop)."""
+        self._slots = asyncio.Semaphore(self.workers)
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Run ``coroutine`` after the same chat's earlier updates, within the worker limit."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.workers)
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            async with self._slots:
+                await coroutine
+            return
+        lock, users = self._chats.get(chat.id) or (asyncio.Lock(), 0)
+        self._chats[chat.id] = (lock, users + 1)
+        try:
+            async with lock, self._slots:
+                await coroutine
+        finally:
+            lock, users = self._chats[chat.id]
+            if users == 1:
+                del self._chats[chat.id]
+            else:
+                self._chats[chat.id] = (lock, users - 1)
+
+
+def build_application(
+    settings: Settings,
+    *,
+    services_factory: ServicesFactory = create_services,
+    rate_limiter: AIORateLimiter | None = None,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    update_processor: BaseUpdateProcessor | None = None,
+) -> TelegramApp:
+    """The application with every handler; services are created later, in ``post_init``.
+
+    The keyword arguments are for tests and benchmarks (an in-memory request, other limits).
+    """
+    if not settings.telegram_bot_token:
+        raise SettingsError("TELEGRAM_BOT_TOKEN is not set")
+
+    async def post_init(application: TelegramApp) -> None:
+        services = await services_factory(settings)
+        application.bot_data[SERVICES_KEY] = services
+        await asyncio.to_thread(_warm_up, services)
+        await set_commands(application, services)
+        if settings.content_reload_seconds > 0:
+            application.bot_data[WATCHER_KEY] = asyncio.create_task(
+                watch_content(services, settings.content_reload_seconds), name="content-watcher"
+            )
+
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token)
+        .base_url(settings.telegram_base_url)
+        .job_queue(None)
+        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        .concurrent_updates(update_processor or PerChatUpdateProcessor())
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+    )
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    if settings.webhook_url:
+        builder = builder.updater(None)  # updates arrive on our own aiohttp server instead
+    application = builder.build()
+    register_handlers(application, settings.staff_user_ids)
+    return application
+
+
+def register_handlers(application: TelegramApp, staff_user_ids: frozenset[int]) -> None:
+    """Every handler, in one place, in order.
+
+    Order matters: within a group, python-telegram-bot gives each update to the FIRST handler
+    whose filters match and skips the rest, so the specific handlers come before the general ones.
+    1. Edited messages first: an edited "/start" or question must not be handled as a new one.
+    2. Staff commands, limited to the allowlist, before the unknown-command catch-all, so for
+       everyone else /reload and /stats are simply unknown commands.
+    3. The user commands, then 4. any other command ("unknown"), before free text.
+    5. Button presses (callback queries). 6. Free text (never a command) goes to the core.
+    7. Photos, voice, stickers, locations, files: "I read text" and the menu.
+    One error handler catches what any of them raises.
+    """
+    application.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, messages.edited))
+    if staff_user_ids:
+        staff_only = filters.User(user_id=staff_user_ids)
+        application.add_handler(CommandHandler("reload", staff.reload, filters=staff_only))
+        application.add_handler(CommandHandler("stats", staff.stats, filters=staff_only))
+    for command in commands.USER_COMMANDS:
+        application.add_handler(CommandHandler(command.name, command.callback))
+    application.add_handler(MessageHandler(filters.COMMAND, commands.unknown))
+    application.add_handler(CallbackQueryHandler(buttons.button))
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, messages.text))
+    application.add_handler(MessageHandler(NON_TEXT, messages.non_text))
+    application.add_error_handler(errors.on_error)
+
+
+async def set_commands(application: TelegramApp, services: Services) -> None:
+    """The command menu in every language (and the staff commands in the staff's chats)."""
+    translations, settings = services.translations, services.settings
+
+    def listing(language: str, extra: dict[str, str] | None = None) -> list[BotCommand]:
+        described = [(c.name, c.description) for c in commands.USER_COMMANDS]
+        described += list((extra or {}).items())
+        return [
+            BotCommand(name, translations.gettext(language, text)[:256]) for name, text in described
+        ]
+
+    default = settings.default_language
+    menus = [application.bot.set_my_commands(listing(default))]
+    menus += [
+        application.bot.set_my_commands(listing(language), language_code=language)
+        for language in services.catalogue.languages
+    ]
+    staff_menus = [
+        application.bot.set_my_commands(
+            listing(default, staff.STAFF_COMMAND_DESCRIPTIONS), scope=BotCommandScopeChat(user_id)
+        )
+        for user_id in sorted(settings.staff_user_ids)  # a private chat's id is the user's id
+    ]
+    results = await asyncio.gather(*menus, *staff_menus, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, TelegramError):
+            raise result
+    # The bot works without its command menu, so failures are only reported.
+    failed = [r for r in results[: len(menus)] if isinstance(r, TelegramError)]
+    if failed:
+        logger.warning("%d of %d command menus not set: %s", len(failed), len(menus), failed[0])
+    failed_staff = [r for r in results[len(menus) :] if isinstance(r, TelegramError)]
+    if failed_staff:
+        logger.info(
+            "Staff command menu not set in %d chat(s) (%s): normal until they write to the bot",
+            len(failed_staff), failed_staff[0],
+        )
+
+
+async def watch_content(services: Services, interval: float) -> None:
+    """Reload the answer files when they change (checked every ``interval`` s), until cancelled."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            if not await asyncio.to_thread(services.content.changed_files):
+                continue
+            report = await staff.reload_content(services)
+            logger.info(
+                "Answer files changed: %d answers, %d error(s), %d file(s) kept at last good",
+                len(services.content.answers()), len(report.errors), len(report.kept_last_good),
+            )
+        except Exception:
+            logger.exception("Content reload failed; trying again in %s s", interval)
+
+
+async def post_shutdown(application: TelegramApp) -> None:
+    """Stop the content watcher and close the services."""
+    watcher = application.bot_data.pop(WATCHER_KEY, None)
+    if isinstance(watcher, asyncio.Task):
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+    services = application.bot_data.pop(SERVICES_KEY, None)
+    if isinstance(services, Services):
+        await services.close()
+
+
+async def serve(
+    application: TelegramApp,
+    settings: Settings,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Run the bot until ``stop`` is set, then shut down gracefully (polling or webhook)."""
+    await _initialize(application, stop)
+    runner: web.AppRunner | None = None
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        if settings.webhook_url:
+            runner = await _start_webhook_server(application, settings)
+            await application.bot.set_webhook(
+                settings.webhook_url,
+                secret_token=settings.webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+            mode = f"webhook, listening on {settings.webhook_listen}:{settings.webhook_port}"
+        else:
+            assert application.updater is not None
+            await application.updater.start_polling(
+                timeout=POLL_TIMEOUT_SECONDS,
+                allowed_updates=ALLOWED_UPDATES,
+                bootstrap_retries=STARTUP_ATTEMPTS,
+            )
+            mode = "polling"
+        await application.start()
+        logger.info("Telegram bot @%s running (%s)", application.bot.username, mode)
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+        logger.info("Stopping: answering the updates already received")
+    finally:
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if runner is not None:
+            await runner.cleanup()  # no new webhook requests; queued updates are still answered
+        if application.running:
+            await application.stop()
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
+        logger.info("Telegram bot stopped")
+
+
+def run_telegram(settings: Settings) -> None:
+    """Run the Telegram bot until SIGINT or SIGTERM (the entry point ``newcomer-bot run`` uses)."""
+    for name in ("httpx", "httpcore"):  # request URLs contain the token
+        http_logger = logging.getLogger(name)
+        if http_logger.getEffectiveLevel() < logging.WARNING:
+            http_logger.setLevel(logging.WARNING)
+    try:
+        asyncio.run(_run(settings))
+    except InvalidToken:
+        # PTB's message for this error contains the token: never print it.
+        raise SystemExit(
+            "newcomer-bot: Telegram refused TELEGRAM_BOT_TOKEN (check it with @BotFather)"
+        ) from None
+    except NetworkError as exc:  # only at start-up: once running, PTB retries on its own
+        raise SystemExit(
+            f"newcomer-bot: cannot reach the Bot API ({exc}); check TELEGRAM_BASE_URL, the network"
+        ) from None
+
+
+async def _run(settings: Settings) -> None:
+    application = build_application(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():  # a second Ctrl-C: stop waiting for a graceful shutdown
+            loop.remove_signal_handler(signum)
+            signal.raise_signal(signum)
+            return
+        logger.info("Received %s, shutting down gracefully", signal.Signals(signum).name)
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # platforms without signal handlers
+            loop.add_signal_handler(signum, on_signal, signum)
+    await serve(application, settings, stop)
+
+
+def _warm_up(services: Services) -> None:
+    """Load the language names and text directions (CLDR data) now, not on the first user's time."""
+    for language in services.catalogue.languages:
+        endonym(language)
+        is_rtl(language)
+
+
+async def _initialize(application: TelegramApp, stop: asyncio.Event) -> None:
+    """``initialize`` (getMe), retried with backoff while Telegram is unreachable."""
+    for attempt in range(1, STARTUP_ATTEMPTS + 1):
+        try:
+            await application.initialize()
+            return
+        except InvalidToken:
+            raise
+        except NetworkError as exc:  # includes TimedOut
+            if attempt == STARTUP_ATTEMPTS or stop.is_set():
+                raise
+            delay = 2 ** (attempt - 1)
+            logger.warning("Telegram unreachable at start-up (%s); retrying in %d s", exc, delay)
+            await asyncio.sleep(delay)
+
+
+def _webhook_app(application: TelegramApp, settings: Settings) -> web.Application:
+    secret = (settings.webhook_secret or "").encode()
+    path = urlsplit(settings.webhook_url or "").path or "/"
+
+    async def receive(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not secret or not hmac.compare_digest(given, secret):
+            return web.Response(status=403, text="forbidden")
+        try:
+            data = await request.json()
+            update = Update.de_json(data, application.bot) if isinstance(data, dict) else None
+        except Exception:  # not JSON, or not an update: nothing of it reaches the handlers
+            update = None
+        if update is None:
+            logger.warning("Webhook request without a valid update ignored")
+            return web.Response(status=400, text="bad update")
+        await application.update_queue.put(update)
+        return web.Response(text="ok")
+
+    async def healthz(request: web.Request) -> web.Response:
+        running = application.running
+        return web.Response(status=200 if running else 503, text="ok" if running else "starting")
+
+    app = web.Application()
+    app.router.add_post(path, receive)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def _start_webhook_server(application: TelegramApp, settings: Settings) -> web.AppRunner:
+    # No access log: webhook paths often contain a secret.
+    app = _webhook_app(application, settings)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
+    await runner.setup()
+    await web.TCPSite(runner, settings.webhook_listen, settings.webhook_port).start()
+    return runner

@@ -1,0 +1,126 @@
+"""The console script, run as a user would: scripted chats, parse, eval, train and check."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.settings import PROJECT_ROOT
+from tests.conftest import CONTENT_DIR
+
+TOKENISH = "123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+
+def run_cli(*args: str, stdin: str = "", env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "NLU_", "CONTENT_"))}
+    environ.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "--env-file", "/nonexistent", *args],
+        input=stdin, capture_output=True, text=True, env=environ, timeout=timeout, cwd=PROJECT_ROOT,
+    )
+
+
+def answer_text(language: str, intent: str) -> str:
+    import yaml
+
+    for path in (CONTENT_DIR / "brussels" / language).glob("*.yml"):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if intent in data:
+            return str(data[intent]["text"]).strip().splitlines()[0].replace("**", "")
+    raise AssertionError(f"no {language}/{intent}")
+
+
+@pytest.mark.parametrize(
+    ("language", "lines", "intents"),
+    [
+        ("fr", ["bonjour", "je cherche un logement", "mon mari me frappe"], ["greet", "find_housing", "domestic_violence"]),
+        ("nl", ["hallo", "ik zoek een nederlandse les", "ik heb geen papieren en ik ben ziek"], ["greet", "dutch_course", "urgent_medical_aid"]),
+        ("en", ["hi", "how do I open a bank account", "thank you"], ["greet", "bank_account", "thanks"]),
+        ("ar", ["السلام عليكم", "أبحث عن عمل", "bghit nt3allam lfransawiya"], ["greet", "find_job", "french_course"]),
+    ],
+)
+def test_scripted_chat_answers_in_the_chosen_language(language: str, lines: list[str], intents: list[str]) -> None:
+    result = run_cli("chat", "--lang", language, stdin="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    for intent in intents:
+        assert answer_text(language, intent).strip("\u200f ")[:30] in result.stdout, intent
+    assert "lorp" not in result.stderr  # nothing from the conversation leaks into logs
+
+
+def test_chat_buttons_by_number_and_bad_input() -> None:
+    result = run_cli("chat", "--lang", "en", stdin="/menu\n3\n\x00\x01\n" + "x" * 10_000 + "\n😀\n")
+    assert result.returncode == 0, result.stderr
+    assert "Find a home" in result.stdout or "housing" in result.stdout.lower()
+    assert result.stdout.count("Talk to a person") >= 3
+
+
+def test_run_without_token_starts_the_terminal_chat() -> None:
+    result = run_cli("run", stdin="hello\n")
+    assert result.returncode == 0
+    assert "TELEGRAM_BOT_TOKEN is not set" in result.stderr
+    assert answer_text("fr", "greet")[:20] in result.stdout or answer_text("en", "greet")[:20] in result.stdout
+
+
+def test_parse_prints_rasa_shape() -> None:
+    result = run_cli("parse", "je cherche un cours de néerlandais")
+    assert result.returncode == 0, result.stderr
+    parsed = json.loads(result.stdout)
+    assert parsed["intent"]["name"] == "dutch_course"
+    assert parsed["language"] == "fr"
+    assert {"text", "intent", "intent_ranking", "entities"} <= set(parsed)
+
+
+def small_set(folder: Path, extra_intent: str | None = None) -> Path:
+    folder.mkdir(parents=True)
+    body = ['version: "3.1"', "nlu:"]
+    items = {"greet": ["hello", "hi", "good morning", "hey there"], "goodbye": ["bye", "see you", "good night", "ciao"]}
+    if extra_intent:
+        items[extra_intent] = ["what", "is this"]
+    for intent, texts in items.items():
+        body.append(f"- intent: {intent}\n  examples: |\n" + "\n".join(f"    - {t}" for t in texts))
+    (folder / "nlu.yml").write_text("\n".join(body) + "\n")
+    return folder
+
+
+def test_eval_json_and_unknown_test_intents(tmp_path: Path) -> None:
+    train = small_set(tmp_path / "train")
+    result = run_cli("eval", "--data", str(train), "--test", str(train), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["n"] == 8 and 0.0 <= report["accuracy"] <= 1.0 and "macro_f1" in report
+    test = small_set(tmp_path / "test", extra_intent="mystery")
+    refused = run_cli("eval", "--data", str(train), "--test", str(test), "--json")
+    assert refused.returncode == 1 and "mystery" in refused.stderr
+
+
+def test_train_writes_a_model_file(tmp_path: Path) -> None:
+    out = tmp_path / "model.npz"
+    result = run_cli("train", "--data", str(small_set(tmp_path / "d")), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.is_file() and "2 intents" in result.stdout
+
+
+def test_check_passes_on_the_project_and_fails_on_a_broken_copy(tmp_path: Path) -> None:
+    result = run_cli("check")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "domestic_violence" in result.stdout and "(39 intents x 12 languages)" in result.stdout
+    broken = tmp_path / "responses"
+    shutil.copytree(CONTENT_DIR, broken)
+    housing = broken / "brussels" / "fr" / "housing.yml"
+    housing.write_text(housing.read_text(encoding="utf-8").replace("title:", "titel:", 1), encoding="utf-8")
+    (broken / "brussels" / "nl" / "courses.yml").unlink()
+    failed = run_cli("check", env={"CONTENT_DIR": str(broken)})
+    assert failed.returncode == 1
+    assert f"{housing}:" in failed.stdout and "did you mean 'title'" in failed.stdout
+    assert "answers missing in a core language" in failed.stdout and "nl/dutch_course" in failed.stdout
+
+
+def test_token_is_never_printed(tmp_path: Path) -> None:
+    result = run_cli("check", env={"TELEGRAM_BOT_TOKEN": TOKENISH})
+    assert TOKENISH not in result.stdout + result.stderr
