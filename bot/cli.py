@@ -30,6 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.handler(args, settings)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     return result
 
 

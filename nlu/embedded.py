@@ -12,8 +12,8 @@ import yaml
 
 from nlu.langid import LanguageDetector
 from nlu.loading import TrainingData, load_training_data
-from nlu.model import IntentModel
-from nlu.training import TrainingConfig, train_model
+from nlu.model import FORMAT_VERSION, IntentModel
+from nlu.training import TRAINING_VERSION, TrainingConfig, train_model
 from nlu.types import FALLBACK_INTENT, IntentScore, ParseResult
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,8 @@ def load_fallback_config(rasa_config: Path) -> FallbackConfig:
 
 def fingerprint(data: TrainingData, data_root: Path, config: TrainingConfig) -> str:
     """A hash of the training files and the hyperparameters: the model cache key."""
-    digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode())
+    settings = {"config": asdict(config), "training_version": TRAINING_VERSION, "format": FORMAT_VERSION}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     for file in sorted(data.files):
         relative = file.relative_to(data_root) if data_root.is_dir() else Path(file.name)
         digest.update(str(relative).encode() + b"\0" + file.read_bytes() + b"\0")

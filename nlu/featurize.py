@@ -13,6 +13,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -71,16 +72,18 @@ def extract_features(text: str, config: FeatureConfig) -> Counter[str]:
     words = _WORD.findall(normalize(text, config.max_chars))
     counts: Counter[str] = Counter()
     for n in range(1, config.word_max_n + 1):
-        for i in range(len(words) - n + 1):
-            counts["w " + " ".join(words[i : i + n])] += 1
-    low, high = config.char_min_n, config.char_max_n
+        counts.update("w " + " ".join(words[i : i + n]) for i in range(len(words) - n + 1))
     for word in words:
-        padded = f" {word} "
-        size = len(padded)
-        for n in range(low, min(high, size) + 1):
-            for i in range(size - n + 1):
-                counts[padded[i : i + n]] += 1
+        counts.update(_char_ngrams(word, config.char_min_n, config.char_max_n))
     return counts
+
+
+@lru_cache(maxsize=200_000)
+def _char_ngrams(word: str, low: int, high: int) -> tuple[str, ...]:
+    """Character n-grams of `` word `` (padded); cached, as the same words recur in every message."""
+    padded = f" {word} "
+    size = len(padded)
+    return tuple(padded[i : i + n] for n in range(low, min(high, size) + 1) for i in range(size - n + 1))
 
 
 class Featurizer:
