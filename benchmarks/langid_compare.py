@@ -82,8 +82,10 @@ def main() -> None:
     examples = [e for e in load_training_data(args.data).examples if e.language in LANGUAGES]
     short = [e for e in examples if len(e.text) <= 25]
     print(f"{len(examples)} messages ({len(short)} of at most 25 characters) from {args.data}\n")
-    print("| detector | coverage | accuracy when answered | short: coverage / accuracy | "
-          "worst language (accuracy) | µs per message | load s |")
+    print(
+        "| detector | coverage | accuracy when answered | short: coverage / accuracy | "
+        "worst language (accuracy) | µs per message | load s |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name, factory in CANDIDATES.items():
         try:

@@ -42,8 +42,10 @@ def main() -> None:
     started = time.perf_counter()
     model = train_model(data.examples)
     training_seconds = time.perf_counter() - started
-    print(f"training: {len(data.examples)} examples, {len(model.intents)} intents, "
-          f"{model.featurizer.size} features: {training_seconds:.2f} s")
+    print(
+        f"training: {len(data.examples)} examples, {len(model.intents)} intents, "
+        f"{model.featurizer.size} features: {training_seconds:.2f} s"
+    )
 
     texts = [example.text for example in load_training_data(args.test).examples]
     backend = EmbeddedBackend(model)
@@ -55,8 +57,10 @@ def main() -> None:
             begin = time.perf_counter()
             backend.parse_sync(text)
             timings.append((time.perf_counter() - begin) * 1000)
-    print(f"parse (intent only), {len(timings)} calls: p50 {percentile(timings, 0.5):.3f} ms, "
-          f"p99 {percentile(timings, 0.99):.3f} ms, mean {statistics.fmean(timings):.3f} ms")
+    print(
+        f"parse (intent only), {len(timings)} calls: p50 {percentile(timings, 0.5):.3f} ms, "
+        f"p99 {percentile(timings, 0.99):.3f} ms, mean {statistics.fmean(timings):.3f} ms"
+    )
 
     detector = LanguageDetector(["fr", "nl", "en", "ar", "es", "pt", "tr", "ro", "pl", "uk", "ru", "fa"])
     with_language = EmbeddedBackend(model, detector=detector)
@@ -66,20 +70,28 @@ def main() -> None:
         begin = time.perf_counter()
         with_language.parse_sync(text)
         timings.append((time.perf_counter() - begin) * 1000)
-    print(f"parse + language, {len(timings)} calls: p50 {percentile(timings, 0.5):.3f} ms, "
-          f"p99 {percentile(timings, 0.99):.3f} ms")
+    print(
+        f"parse + language, {len(timings)} calls: p50 {percentile(timings, 0.5):.3f} ms, "
+        f"p99 {percentile(timings, 0.99):.3f} ms"
+    )
 
     lines = "\n".join(texts[:300]) + "\n"
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     begin = time.perf_counter()
     result = subprocess.run(
         [str(Path(sys.executable).parent / "newcomer-bot"), "--env-file", os.devnull, "chat", "--lang", "fr"],
-        input=lines, capture_output=True, text=True, cwd=ROOT, check=True,
+        input=lines,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
     )
     elapsed = time.perf_counter() - begin
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(f"newcomer-bot chat, 300 messages: peak RSS {max(peak_kib, before) / 1024:.0f} MB, "
-          f"{elapsed:.1f} s wall including start-up ({len(result.stdout.splitlines())} output lines)")
+    print(
+        f"newcomer-bot chat, 300 messages: peak RSS {max(peak_kib, before) / 1024:.0f} MB, "
+        f"{elapsed:.1f} s wall including start-up ({len(result.stdout.splitlines())} output lines)"
+    )
 
 
 if __name__ == "__main__":

@@ -172,8 +172,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     unknown = sorted(set(test.intents) - set(train.intents))
     if unknown:
-        print(f"newcomer-bot: the test data has intents the training data lacks: {', '.join(unknown)}",
-              file=sys.stderr)
+        print(f"newcomer-bot: the test data has intents the training data lacks: {', '.join(unknown)}", file=sys.stderr)
         return 1
     started = time.perf_counter()
     model = train_model(train.examples)
@@ -192,8 +191,10 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(report.to_json(), ensure_ascii=False))
         return 0
     print(f"examples: {report.n}   accuracy: {report.accuracy:.4f}   macro-F1: {report.macro_f1:.4f}")
-    print(f"fallback rate: {report.fallback_rate:.4f}   accuracy counting fallbacks as wrong: "
-          f"{report.accuracy_with_fallback:.4f}   training: {training_seconds:.1f} s")
+    print(
+        f"fallback rate: {report.fallback_rate:.4f}   accuracy counting fallbacks as wrong: "
+        f"{report.accuracy_with_fallback:.4f}   training: {training_seconds:.1f} s"
+    )
     print("per language:")
     for language, accuracy in sorted(report.per_language_accuracy.items()):
         print(f"  {language:<4} {accuracy:.4f}  (n={report.per_language_n[language]})")

@@ -203,7 +203,10 @@ def _parse_answer(
     intent = str(key_node.value) if isinstance(key_node, ScalarNode) else ""
     if intent not in catalogue.intents:
         close = difflib.get_close_matches(intent, catalogue.intents, n=1)
-        error(key_node, f"{intent!r} is not an intent of the catalogue" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        error(
+            key_node,
+            f"{intent!r} is not an intent of the catalogue" + (f" (did you mean {close[0]!r}?)" if close else ""),
+        )
         return None
     if not isinstance(node, MappingNode):
         error(node, f"{intent}: expected fields such as 'title:' and 'text:' under the intent name")
@@ -213,7 +216,10 @@ def _parse_answer(
         name = str(field_key.value)
         if name not in _FIELDS:
             close = difflib.get_close_matches(name, _FIELDS, n=1)
-            error(field_key, f"{intent}: {name!r} is not a known field" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            error(
+                field_key,
+                f"{intent}: {name!r} is not a known field" + (f" (did you mean {close[0]!r}?)" if close else ""),
+            )
             continue
         fields[name] = field_value
     errors_before = sum(p.severity == "error" for p in problems)

@@ -26,8 +26,9 @@ MAX_INPUT_CHARS = 2000  # a question is never longer; the rest of a pasted wall 
 SUGGESTION_MIN_CONFIDENCE = 0.08
 ORIGINAL_LANGUAGES = ("fr", "en")  # the languages staff write and review the originals in
 
+
 # Marks a string for extraction by pybabel without translating it at import time.
-def N_(message: str) -> str:  # noqa: N802 - the conventional gettext name
+def N_(message: str) -> str:
     """Mark ``message`` for translation later."""
     return message
 
@@ -92,10 +93,12 @@ class DialogueCore:
             "Welcome! I answer questions about life in Brussels for newcomers: papers, housing, "
             "courses, health, work and help. The answers come from the reception office for newcomers."
         )
-        return m.Reply([
-            self._message(language, text),
-            self._language_picker(language, selected=language),
-        ])
+        return m.Reply(
+            [
+                self._message(language, text),
+                self._language_picker(language, selected=language),
+            ]
+        )
 
     async def handle_text(self, state: UserState, text: str) -> m.Reply:
         """Answer a free-text message."""
@@ -118,15 +121,14 @@ class DialogueCore:
         else:
             self.store.count("question", language, intent)
             state.last_intent = intent
-            reply = self._answer_intent(
-                language, intent, with_feedback=not self.catalogue.is_conversation(intent)
-            )
+            reply = self._answer_intent(language, intent, with_feedback=not self.catalogue.is_conversation(intent))
         reply.intent, reply.confidence = intent, confidence
         if detection is not None and detection.language and detection.language != language:
             reply.messages.append(self._switch_offer(detection.language))
         self.store.save(state)
-        return self._with_language_hint(first_contact and detection is not None and not detection.language,
-                                        language, reply)
+        return self._with_language_hint(
+            first_contact and detection is not None and not detection.language, language, reply
+        )
 
     def handle_action(self, state: UserState, action: str) -> m.Reply:
         """Answer a button press; unknown or stale actions get a polite menu, never an error."""
@@ -166,19 +168,19 @@ class DialogueCore:
             return self.forget(state)
         _ = self._t(language)
         self.store.count("stale_button", language)
-        return m.Reply([self._message(language, _("This button is no longer valid. Here is the menu.")),
-                        self.menu(language)])
+        return m.Reply(
+            [self._message(language, _("This button is no longer valid. Here is the menu.")), self.menu(language)]
+        )
 
     def menu(self, language: str) -> m.OutgoingMessage:
         """The topic menu."""
         _ = self._t(language)
-        rows = [(m.Button(_(TOPIC_LABELS.get(topic, topic)), m.topic_action(topic)),)
-                for topic in self.catalogue.menu_topics]
-        rows.append((m.Button(_("Talk to a person"), m.ACTION_HUMAN),
-                     m.Button(_("Language"), m.ACTION_LANGUAGES)))
-        return self._message(
-            language, _("Choose a topic, or type your question in your own words."), tuple(rows)
-        )
+        rows: list[m.ButtonRow] = [
+            (m.Button(_(TOPIC_LABELS.get(topic, topic)), m.topic_action(topic)),)
+            for topic in self.catalogue.menu_topics
+        ]
+        rows.append((m.Button(_("Talk to a person"), m.ACTION_HUMAN), m.Button(_("Language"), m.ACTION_LANGUAGES)))
+        return self._message(language, _("Choose a topic, or type your question in your own words."), tuple(rows))
 
     def help(self, state: UserState) -> m.Reply:
         """What the bot can do, and the menu."""
@@ -221,9 +223,7 @@ class DialogueCore:
         existed = self.store.forget(state.user_key)
         state.language, state.last_intent = None, None
         _ = self._t(language)
-        text = _("Done: everything I kept about you is deleted.") if existed else _(
-            "I had nothing stored about you."
-        )
+        text = _("Done: everything I kept about you is deleted.") if existed else _("I had nothing stored about you.")
         return m.Reply([self._message(language, text)])
 
     def error_reply(self, language: str | None) -> m.Reply:
@@ -271,10 +271,12 @@ class DialogueCore:
             label = _("Checked original ({language})").format(language=endonym(original.language))
             rows.append((m.Button(label, m.original_action(answer.intent, original.language)),))
         if with_feedback:
-            rows.append((
-                m.Button("👍 " + _("Helpful"), m.feedback_action(True, answer.intent)),
-                m.Button("👎 " + _("Not helpful"), m.feedback_action(False, answer.intent)),
-            ))
+            rows.append(
+                (
+                    m.Button("👍 " + _("Helpful"), m.feedback_action(True, answer.intent)),
+                    m.Button("👎 " + _("Not helpful"), m.feedback_action(False, answer.intent)),
+                )
+            )
         rows.append((m.Button(_("Menu"), m.ACTION_MENU), m.Button(_("Talk to a person"), m.ACTION_HUMAN)))
         return self._message(answer.language, "\n\n".join(parts), tuple(rows))
 
@@ -359,9 +361,7 @@ class DialogueCore:
     def _switch_offer(self, detected: str) -> m.OutgoingMessage:
         """Offered in the language the user wrote in, so they can read it."""
         _ = self._t(detected)
-        text = _("You wrote in {language}. Do you want me to answer in {language}?").format(
-            language=endonym(detected)
-        )
+        text = _("You wrote in {language}. Do you want me to answer in {language}?").format(language=endonym(detected))
         return self._message(detected, text, ((m.Button(endonym(detected), m.language_action(detected)),),))
 
     def _please_type(self, language: str) -> m.Reply:
@@ -375,9 +375,7 @@ class DialogueCore:
             reply.messages.append(self._language_picker(language, selected=language))
         return reply
 
-    def _message(
-        self, language: str, text: str, buttons: tuple[m.ButtonRow, ...] = ()
-    ) -> m.OutgoingMessage:
+    def _message(self, language: str, text: str, buttons: tuple[m.ButtonRow, ...] = ()) -> m.OutgoingMessage:
         return m.OutgoingMessage(text=text, language=language, buttons=buttons, rtl=is_rtl(language))
 
     def _t(self, language: str) -> Translator:

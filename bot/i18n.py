@@ -98,8 +98,11 @@ def _compile(path: Path, language: str, problems: list[CatalogProblem]) -> gette
         if unknown:
             # str.format would raise on a placeholder the code does not pass: keep English instead.
             names = ", ".join("{" + name + "}" for name in sorted(unknown))
-            problems.append(CatalogProblem(path, f"line {message.lineno}: translation uses {names}, "
-                                                 f"which {message.id!r} does not have"))
+            problems.append(
+                CatalogProblem(
+                    path, f"line {message.lineno}: translation uses {names}, which {message.id!r} does not have"
+                )
+            )
             message.string = ""
     buffer = io.BytesIO()
     write_mo(buffer, catalog)

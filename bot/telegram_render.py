@@ -96,10 +96,33 @@ def keyboard(rows: Sequence[m.ButtonRow]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(keyboard_rows) if keyboard_rows else None
 
 
+def combine(messages: Sequence[m.OutgoingMessage]) -> list[m.OutgoingMessage]:
+    """Fold a message without buttons into the next one in the same language.
+
+    "Welcome" + the language picker, "From now on I answer in Dutch" + the menu, "I read text" +
+    the menu: one message each instead of two, with the buttons under the whole text. Fewer
+    messages mean fewer notifications, less data and less scrolling on small phones.
+    """
+    combined: list[m.OutgoingMessage] = []
+    for message in messages:
+        previous = combined[-1] if combined else None
+        if (
+            previous is not None
+            and not previous.buttons
+            and (previous.language, previous.rtl) == (message.language, message.rtl)
+        ):
+            combined[-1] = m.OutgoingMessage(
+                f"{previous.text}\n\n{message.text}", message.language, message.buttons, message.rtl
+            )
+        else:
+            combined.append(message)
+    return combined
+
+
 async def send_reply(bot: Bot, chat_id: int, reply: m.Reply) -> list[Message]:
-    """Send every message of the reply, in order."""
+    """Send the reply's messages in order (combined where that saves a message)."""
     sent: list[Message] = []
-    for message in reply.messages:
+    for message in combine(reply.messages):
         sent.extend(await send_message(bot, chat_id, message))
     return sent
 

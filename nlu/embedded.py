@@ -96,8 +96,7 @@ class EmbeddedBackend:
     def parse_sync(self, text: str) -> ParseResult:
         """Classify ``text`` (tens of microseconds: no need for a worker thread)."""
         ranking: list[IntentScore] = [
-            {"name": name, "confidence": confidence}
-            for name, confidence in self.model.rank(text)[:RANKING_LENGTH]
+            {"name": name, "confidence": confidence} for name, confidence in self.model.rank(text)[:RANKING_LENGTH]
         ]
         top = ranking[0]
         runner_up = ranking[1]["confidence"] if len(ranking) > 1 else 0.0

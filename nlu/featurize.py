@@ -14,11 +14,13 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 _WORD = re.compile(r"\w+")
 # Letters that Arabic and Persian keyboards write differently for the same word.
@@ -109,9 +111,7 @@ class Featurizer:
         kept = sorted(f for f, df in document_frequency.items() if df >= config.min_df)
         vocabulary = {feature: index for index, feature in enumerate(kept)}
         n_docs = len(texts)
-        idf = np.array(
-            [math.log((1 + n_docs) / (1 + document_frequency[f])) + 1.0 for f in kept], dtype=np.float32
-        )
+        idf = np.array([math.log((1 + n_docs) / (1 + document_frequency[f])) + 1.0 for f in kept], dtype=np.float32)
         featurizer = cls(config, vocabulary, idf)
         return featurizer, featurizer._matrix([featurizer._weigh(features) for features in counts])
 
@@ -134,7 +134,7 @@ class Featurizer:
                 indices.append(index)
                 counts.append(count)
         index_array = np.array(indices, dtype=np.intp)
-        values = (1.0 + np.log(np.array(counts, dtype=np.float32))) * self.idf[index_array]
+        values = ((1.0 + np.log(np.array(counts, dtype=np.float32))) * self.idf[index_array]).astype(np.float32)
         norm = float(np.sqrt(values @ values))
         if norm > 0:
             values /= norm
@@ -152,6 +152,8 @@ class Featurizer:
         return self._matrix([self.transform_one(text) for text in texts])
 
     def _matrix(self, rows: list[tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]]) -> sparse.csr_matrix:
+        from scipy import sparse  # only training builds matrices; serving stays light
+
         indptr = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum([len(indices) for indices, _ in rows], out=indptr[1:])
         indices = np.concatenate([i for i, _ in rows]) if rows else np.zeros(0, dtype=np.intp)

@@ -81,8 +81,7 @@ class TrainingData:
             first = seen.setdefault(key, example)
             if first.intent != example.intent:
                 problems.append(
-                    f"{example.source}: {example.text!r} is also an example of "
-                    f"{first.intent!r} ({first.source})"
+                    f"{example.source}: {example.text!r} is also an example of {first.intent!r} ({first.source})"
                 )
         return problems
 

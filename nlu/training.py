@@ -13,16 +13,17 @@ import logging
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import SGDClassifier
 
 from nlu.featurize import FeatureConfig, Featurizer
 from nlu.loading import Example
 from nlu.model import IntentModel
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,10 @@ def train_model(examples: Sequence[Example], config: TrainingConfig | None = Non
     model.temperature = temperature
     logger.info(
         "Trained intent model: %d examples, %d intents, %d features, temperature %.2f",
-        len(texts), len(intents), featurizer.size, temperature,
+        len(texts),
+        len(intents),
+        featurizer.size,
+        temperature,
     )
     return model
 
@@ -76,9 +80,17 @@ def _fit(
     intents: list[str],
     config: TrainingConfig,
 ) -> IntentModel:
+    # Imported here: serving a cached model never needs scikit-learn (saves ~60 MB of memory).
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import SGDClassifier
+
     classifier = SGDClassifier(
-        loss="hinge", alpha=config.alpha, max_iter=config.epochs, tol=None,
-        random_state=config.seed, n_jobs=2,
+        loss="hinge",
+        alpha=config.alpha,
+        max_iter=config.epochs,
+        tol=None,
+        random_state=config.seed,
+        n_jobs=2,
     )
     with warnings.catch_warnings():
         # A fixed number of epochs is the point (fast, reproducible), not a convergence failure.
@@ -88,8 +100,10 @@ def _fit(
     coefficients = np.zeros((len(intents), featurizer.size), dtype=np.float32)
     intercepts = np.full(len(intents), -1.0, dtype=np.float32)  # an intent absent from a fit never wins
     if len(present) == 2:  # sklearn stores one row for a binary problem
-        rows = {present[0]: (-classifier.coef_[0], -classifier.intercept_[0]),
-                present[1]: (classifier.coef_[0], classifier.intercept_[0])}
+        rows = {
+            present[0]: (-classifier.coef_[0], -classifier.intercept_[0]),
+            present[1]: (classifier.coef_[0], classifier.intercept_[0]),
+        }
     else:
         rows = {name: (classifier.coef_[i], classifier.intercept_[i]) for i, name in enumerate(present)}
     for column, intent in enumerate(intents):

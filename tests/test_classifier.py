@@ -97,7 +97,7 @@ def test_training_is_deterministic_and_probabilities_sum_to_one() -> None:
 def test_cache_is_keyed_by_data_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = tmp_path / "data" / "en"
     data.mkdir(parents=True)
-    lines = ["version: \"3.1\"", "nlu:"]
+    lines = ['version: "3.1"', "nlu:"]
     for example in tiny_examples():
         lines.append(f"- intent: {example.intent}\n  examples: |\n    - {example.text}")
     (data / "nlu.yml").write_text("\n".join(lines) + "\n")

@@ -17,12 +17,19 @@ from tests.conftest import CONTENT_DIR
 TOKENISH = "123456789:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 
-def run_cli(*args: str, stdin: str = "", env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "NLU_", "CONTENT_"))}
     environ.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", "--env-file", "/nonexistent", *args],
-        input=stdin, capture_output=True, text=True, env=environ, timeout=timeout, cwd=PROJECT_ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=timeout,
+        cwd=PROJECT_ROOT,
     )
 
 
@@ -39,8 +46,16 @@ def answer_text(language: str, intent: str) -> str:
 @pytest.mark.parametrize(
     ("language", "lines", "intents"),
     [
-        ("fr", ["bonjour", "je cherche un logement", "mon mari me frappe"], ["greet", "find_housing", "domestic_violence"]),
-        ("nl", ["hallo", "ik zoek een nederlandse les", "ik heb geen papieren en ik ben ziek"], ["greet", "dutch_course", "urgent_medical_aid"]),
+        (
+            "fr",
+            ["bonjour", "je cherche un logement", "mon mari me frappe"],
+            ["greet", "find_housing", "domestic_violence"],
+        ),
+        (
+            "nl",
+            ["hallo", "ik zoek een nederlandse les", "ik heb geen papieren en ik ben ziek"],
+            ["greet", "dutch_course", "urgent_medical_aid"],
+        ),
         ("en", ["hi", "how do I open a bank account", "thank you"], ["greet", "bank_account", "thanks"]),
         ("ar", ["السلام عليكم", "أبحث عن عمل", "bghit nt3allam lfransawiya"], ["greet", "find_job", "french_course"]),
     ],

@@ -103,9 +103,7 @@ def test_healthchecks() -> None:
 
 
 def test_start_order() -> None:
-    assert service("rasa")["depends_on"]["rasa-train"]["condition"] == (
-        "service_completed_successfully"
-    )
+    assert service("rasa")["depends_on"]["rasa-train"]["condition"] == ("service_completed_successfully")
     assert service("bot")["depends_on"]["rasa"]["condition"] == "service_healthy"
 
 
@@ -190,7 +188,5 @@ def test_compose_cli_accepts_the_file(tmp_path: Path) -> None:
     for name in ("nlu", "responses", "Dockerfile"):
         (tmp_path / name).symlink_to(ROOT / name)
     (tmp_path / ".env").write_text("TELEGRAM_BOT_TOKEN=\n", encoding="utf-8")
-    done = subprocess.run(
-        [cli, "config", "--quiet"], cwd=tmp_path, capture_output=True, text=True, check=False
-    )
+    done = subprocess.run([cli, "config", "--quiet"], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr

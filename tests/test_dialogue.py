@@ -142,7 +142,9 @@ def test_menu_topics_and_intent_buttons(core: DialogueCore) -> None:
     assert all(len(action.encode()) <= 64 for action in actions(menu) + actions(topic) + actions(answer))
 
 
-@pytest.mark.parametrize("action", ["lang:xx", "topic:nope", "intent:../../etc", "fb:maybe:greet", "orig:fr", "garbage", ""])
+@pytest.mark.parametrize(
+    "action", ["lang:xx", "topic:nope", "intent:../../etc", "fb:maybe:greet", "orig:fr", "garbage", ""]
+)
 def test_stale_or_forged_buttons_get_a_polite_menu(core: DialogueCore, action: str) -> None:
     reply = core.handle_action(UserState("u", language="fr"), action)
     assert m.ACTION_MENU in actions(reply) or m.topic_action("housing") in actions(reply)
@@ -199,7 +201,7 @@ def reviewed_french(content_dir: Path) -> None:
     text = path.read_text(encoding="utf-8")
     start = text.index("legal_aid:")
     end = text.index("status: draft", start)
-    path.write_text(text[:end] + "reviewed: 2026-11-20" + text[end + len("status: draft"):], encoding="utf-8")
+    path.write_text(text[:end] + "reviewed: 2026-11-20" + text[end + len("status: draft") :], encoding="utf-8")
 
 
 async def test_draft_translation_offers_the_checked_original(reviewed_french: None, core: DialogueCore) -> None:

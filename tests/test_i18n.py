@@ -76,8 +76,14 @@ def test_a_mistyped_placeholder_is_reported_with_its_line_and_not_used(tmp_path:
 
 @pytest.mark.parametrize(
     ("language", "name", "rtl"),
-    [("fr", "Français", False), ("nl", "Nederlands", False), ("ar", "العربية", True), ("fa", "فارسی", True),
-     ("uk", "Українська", False), ("tr", "Türkçe", False)],
+    [
+        ("fr", "Français", False),
+        ("nl", "Nederlands", False),
+        ("ar", "العربية", True),
+        ("fa", "فارسی", True),
+        ("uk", "Українська", False),
+        ("tr", "Türkçe", False),
+    ],
 )
 def test_endonyms_and_direction_come_from_babel(language: str, name: str, rtl: bool) -> None:
     assert endonym(language) == name

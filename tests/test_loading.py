@@ -66,7 +66,11 @@ def test_language_from_file_name_for_external_benchmarks(tmp_path: Path) -> None
     ("text", "line", "reason"),
     [
         ('version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - ok\n   - bad: [\n', 6, "YAML syntax error"),
-        ('version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - ok\n    oops no dash\n', 6, "must start with '- '"),
+        (
+            'version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - ok\n    oops no dash\n',
+            6,
+            "must start with '- '",
+        ),
         ('version: "3.1"\nnlu:\n- intent: greet\n', 3, "has no 'examples'"),
         ('version: "3.1"\nnlu:\n- examples: |\n    - hi\n', 3, "exactly one of"),
         ('version: "2.0"\nnlu: []\n', 1, "unsupported version"),
@@ -91,7 +95,7 @@ def test_conflicting_texts_are_reported(tmp_path: Path) -> None:
 
 
 def test_empty_folder_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="no .yml"):
+    with pytest.raises(DataError, match=r"no \.yml"):
         load_training_data(tmp_path)
 
 

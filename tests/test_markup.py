@@ -6,10 +6,9 @@ from bot import markup
 
 
 def test_html_escapes_everything_but_the_markup() -> None:
-    text = "**Call 112** <script>&\n- see [STIB](https://www.stib-mivb.be?a=1&b=\"2\")"
+    text = '**Call 112** <script>&\n- see [STIB](https://www.stib-mivb.be?a=1&b="2")'
     assert markup.render_html(text) == (
-        "<b>Call 112</b> &lt;script&gt;&amp;\n"
-        '• see <a href="https://www.stib-mivb.be?a=1&amp;b=&quot;2&quot;">STIB</a>'
+        '<b>Call 112</b> &lt;script&gt;&amp;\n• see <a href="https://www.stib-mivb.be?a=1&amp;b=&quot;2&quot;">STIB</a>'
     )
 
 

@@ -129,9 +129,7 @@ async def rasa(fake_rasa: FakeRasa) -> AsyncIterator[RasaBackend]:
 # --- RasaBackend -------------------------------------------------------------------------------
 
 
-async def test_parse_returns_rasa_shape_with_language(
-    rasa: RasaBackend, fake_rasa: FakeRasa
-) -> None:
+async def test_parse_returns_rasa_shape_with_language(rasa: RasaBackend, fake_rasa: FakeRasa) -> None:
     result = await rasa.parse("how do I pay the deposit")
     assert result == {
         "text": "how do I pay the deposit",
@@ -166,9 +164,7 @@ async def test_one_shared_session(rasa: RasaBackend) -> None:
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\t"])
-async def test_blank_text_is_fallback_without_a_request(
-    rasa: RasaBackend, fake_rasa: FakeRasa, text: str
-) -> None:
+async def test_blank_text_is_fallback_without_a_request(rasa: RasaBackend, fake_rasa: FakeRasa, text: str) -> None:
     result = await rasa.parse(text)
     assert result["intent"] == {"name": FALLBACK_INTENT, "confidence": 0.0}
     assert result["text"] == text
@@ -220,9 +216,7 @@ async def test_garbage_raises_response_error(rasa: RasaBackend, fake_rasa: FakeR
         {"intent": {"name": "greet", "confidence": 0.9}, "entities": ["bad"]},
     ],
 )
-async def test_wrong_shape_raises_response_error(
-    rasa: RasaBackend, fake_rasa: FakeRasa, answer: object
-) -> None:
+async def test_wrong_shape_raises_response_error(rasa: RasaBackend, fake_rasa: FakeRasa, answer: object) -> None:
     fake_rasa.answer = answer
     with pytest.raises(RasaResponseError):
         await rasa.parse("hello")
@@ -320,9 +314,7 @@ async def test_no_message_lost_under_concurrent_outage(fake_rasa: FakeRasa) -> N
     assert sorted(fallback.texts) == sorted(texts)
 
 
-async def test_recovery_after_retry_window(
-    fake_rasa: FakeRasa, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_recovery_after_retry_window(fake_rasa: FakeRasa, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="nlu.rasa_backend")
     clock = FakeClock()
     fake_rasa.mode = "error"
@@ -373,9 +365,7 @@ async def test_failed_retry_keeps_circuit_open_without_new_warning(
 async def test_only_one_probe_at_a_time(fake_rasa: FakeRasa) -> None:
     clock = FakeClock()
     fake_rasa.mode = "slow"
-    backend = FailoverBackend(
-        RasaBackend(fake_rasa.url, timeout_s=0.5), FixedBackend(), 30, clock=clock
-    )
+    backend = FailoverBackend(RasaBackend(fake_rasa.url, timeout_s=0.5), FixedBackend(), 30, clock=clock)
     try:
         await backend.parse("a")
         clock.now += 31

@@ -188,9 +188,7 @@ def top_intent(result: ParseResult) -> str:
 
 
 @pytest.mark.parametrize(("language", "text", "intent"), QUESTIONS)
-async def test_real_questions_get_the_right_intent(
-    rasa: RasaBackend, language: str, text: str, intent: str
-) -> None:
+async def test_real_questions_get_the_right_intent(rasa: RasaBackend, language: str, text: str, intent: str) -> None:
     result = await rasa.parse(text)
     assert result["text"] == text
     assert result["language"] is None
@@ -241,9 +239,7 @@ async def test_dialogue_core_answers_through_rasa(rasa_services: Services) -> No
 
 
 # Last in the file: it stops and restarts the shared server.
-async def test_failover_to_embedded_and_back(
-    rasa_server: RasaServer, embedded: EmbeddedBackend
-) -> None:
+async def test_failover_to_embedded_and_back(rasa_server: RasaServer, embedded: EmbeddedBackend) -> None:
     # ``embedded`` (tests/conftest.py) is the project's real embedded backend.
     backend = FailoverBackend(RasaBackend(rasa_server.url), embedded, retry_after_s=1.0)
     try:

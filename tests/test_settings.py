@@ -36,8 +36,12 @@ def test_token_never_appears_in_repr() -> None:
 
 @pytest.mark.parametrize(
     "environ",
-    [{"NLU_BACKEND": "gpt"}, {"SERVE_DRAFTS": "maybe"}, {"WEBHOOK_PORT": "eighty"},
-     {"WEBHOOK_URL": "https://bot.example.org/hook"}],
+    [
+        {"NLU_BACKEND": "gpt"},
+        {"SERVE_DRAFTS": "maybe"},
+        {"WEBHOOK_PORT": "eighty"},
+        {"WEBHOOK_URL": "https://bot.example.org/hook"},
+    ],
 )
 def test_bad_values_are_clear_errors(environ: dict[str, str]) -> None:
     with pytest.raises(SettingsError):
