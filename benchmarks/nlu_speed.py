@@ -31,6 +31,22 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+def report_latency(label: str, backend: EmbeddedBackend, texts: list[str], repeat: int) -> None:
+    """Time ``parse_sync`` on every text, ``repeat`` times, after a warm-up pass."""
+    for text in texts[:200]:
+        backend.parse_sync(text)
+    timings = []
+    for _ in range(repeat):
+        for text in texts:
+            begin = time.perf_counter()
+            backend.parse_sync(text)
+            timings.append((time.perf_counter() - begin) * 1000)
+    print(
+        f"{label}, {len(timings)} calls: p50 {percentile(timings, 0.5):.3f} ms, "
+        f"p99 {percentile(timings, 0.99):.3f} ms, mean {statistics.fmean(timings):.3f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=ROOT / "nlu" / "data")
@@ -49,31 +65,9 @@ def main() -> None:
 
     texts = [example.text for example in load_training_data(args.test).examples]
     backend = EmbeddedBackend(model)
-    for text in texts[:200]:  # warm caches
-        backend.parse_sync(text)
-    timings = []
-    for _ in range(args.repeat):
-        for text in texts:
-            begin = time.perf_counter()
-            backend.parse_sync(text)
-            timings.append((time.perf_counter() - begin) * 1000)
-    print(
-        f"parse (intent only), {len(timings)} calls: p50 {percentile(timings, 0.5):.3f} ms, "
-        f"p99 {percentile(timings, 0.99):.3f} ms, mean {statistics.fmean(timings):.3f} ms"
-    )
-
+    report_latency("parse (intent only)", backend, texts, args.repeat)
     detector = LanguageDetector(["fr", "nl", "en", "ar", "es", "pt", "tr", "ro", "pl", "uk", "ru", "fa"])
-    with_language = EmbeddedBackend(model, detector=detector)
-    with_language.parse_sync("warm up the language model please")
-    timings = []
-    for text in texts:
-        begin = time.perf_counter()
-        with_language.parse_sync(text)
-        timings.append((time.perf_counter() - begin) * 1000)
-    print(
-        f"parse + language, {len(timings)} calls: p50 {percentile(timings, 0.5):.3f} ms, "
-        f"p99 {percentile(timings, 0.99):.3f} ms"
-    )
+    report_latency("parse + language", EmbeddedBackend(model, detector=detector), texts, args.repeat)
 
     lines = "\n".join(texts[:300]) + "\n"
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
