@@ -139,3 +139,34 @@ def test_check_passes_on_the_project_and_fails_on_a_broken_copy(tmp_path: Path) 
 def test_token_is_never_printed(tmp_path: Path) -> None:
     result = run_cli("check", env={"TELEGRAM_BOT_TOKEN": TOKENISH})
     assert TOKENISH not in result.stdout + result.stderr
+
+
+def test_breaking_a_file_while_chatting_keeps_the_last_good_answer(tmp_path: Path) -> None:
+    content = tmp_path / "responses"
+    shutil.copytree(CONTENT_DIR, content)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "NLU_", "CONTENT_"))}
+    environ["CONTENT_DIR"] = str(content)
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "--env-file", "/nonexistent", "chat", "--lang", "en"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environ,
+        cwd=PROJECT_ROOT,
+    )
+    assert chat.stdin is not None and chat.stdout is not None
+    chat.stdin.write("I need a rental deposit\n")
+    chat.stdin.flush()
+    first_answer = answer_text("en", "rental_deposit")[:30]
+    seen = ""
+    while first_answer not in seen:  # the first reply arrives once the model is loaded
+        line = chat.stdout.readline()
+        assert line, "chat ended early"
+        seen += line
+    housing = content / "brussels" / "en" / "housing.yml"
+    housing.write_text(housing.read_text(encoding="utf-8").replace("text: |", "text: [", 1), encoding="utf-8")
+    out, err = chat.communicate("I need a rental deposit\n", timeout=60)
+    assert chat.returncode == 0
+    assert first_answer in out  # still answered, from the last good version
+    assert f"{housing}:" in err and "YAML syntax error" in err
