@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 TELEGRAM_LIMIT = 4096
 RECOMMENDED_LENGTH = 700
 TITLE_LIMIT = 40
+# libyaml's loader is ~10x faster than the pure-Python one and keeps line numbers.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _FIELDS = ("title", "text", "links", "follow_up", "source", "status", "reviewed")
 
 
@@ -174,7 +176,7 @@ class ContentStore:
         if language not in self.catalogue.languages:
             return {}, [Problem(path, 1, f"folder {language!r} is not a supported language code")]
         try:
-            root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+            root = yaml.compose(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
         except UnicodeDecodeError:
             return {}, [Problem(path, 1, "the file is not saved as UTF-8 text")]
         except yaml.MarkedYAMLError as exc:

@@ -61,7 +61,8 @@ async def create_services(settings: Settings, state_db: str | None = None) -> Se
     detector = LanguageDetector(catalogue.languages)
     # Loading models is CPU work of up to a few seconds: keep the event loop free meanwhile.
     await asyncio.to_thread(detector.load)
-    embedded = await asyncio.to_thread(build_embedded_backend, settings, detector)
+    # The dialogue core asks the detector itself (for Rasa too), so the backend does not repeat it.
+    embedded = await asyncio.to_thread(build_embedded_backend, settings, None)
     nlu: NluBackend = embedded
     if settings.nlu_backend == "rasa":
         from nlu.rasa_backend import FailoverBackend, RasaBackend

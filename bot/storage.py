@@ -103,6 +103,9 @@ class SQLiteStore:
         self._lock = threading.Lock()
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
+            # With WAL, NORMAL never corrupts the file; a power cut may lose the last writes (a
+            # language choice), and each write no longer waits for the disk inside the event loop.
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
         self.purge_expired()
 

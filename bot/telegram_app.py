@@ -72,7 +72,9 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     updates never overtake each other. Waiting for one's own chat does not hold a worker slot.
     """
 
-    def __init__(self, workers: int = 64, max_pending: int = 4096) -> None:
+    # 16 concurrent updates keep up with Telegram's flood limit (30 messages/s) at 0.5 s per
+    # update; more mostly adds HTTP connection-pool overhead (see benchmarks/telegram_throughput.py).
+    def __init__(self, workers: int = 16, max_pending: int = 4096) -> None:
         super().__init__(max_pending)
         self.workers = workers
         self._slots: asyncio.Semaphore | None = None

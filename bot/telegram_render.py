@@ -8,6 +8,7 @@ HTML, the message is sent again as plain text rather than lost.
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import re
@@ -51,8 +52,12 @@ class RenderedMessage:
     keyboard: InlineKeyboardMarkup | None
 
 
+@functools.lru_cache(maxsize=2048)
 def render(message: m.OutgoingMessage) -> RenderedMessage:
-    """HTML texts within Telegram's limit; plain text if the HTML could not be cut cleanly."""
+    """HTML texts within Telegram's limit; plain text if the HTML could not be cut cleanly.
+
+    Cached: menus, pickers and answers repeat, and messages and keyboards are immutable.
+    """
     rendered = markup.render_html(message.text, rtl=message.rtl) or _EMPTY
     limit = TEXT_LIMIT
     while limit >= TEXT_LIMIT // 4:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,7 @@ def content(content_dir: Path, catalogue: Catalogue) -> ContentStore:
 
 
 @pytest.fixture
-def store():
+def store() -> Iterator[SQLiteStore]:
     store = SQLiteStore(":memory:")
     yield store
     store.close()

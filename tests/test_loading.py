@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.catalogue import Catalogue
 from nlu.loading import DataError, load_training_data
 
 GOOD = """\
@@ -99,7 +100,7 @@ def test_empty_folder_is_an_error(tmp_path: Path) -> None:
         load_training_data(tmp_path)
 
 
-def test_project_data_covers_the_catalogue_in_every_language(catalogue) -> None:
+def test_project_data_covers_the_catalogue_in_every_language(catalogue: Catalogue) -> None:
     from tests.conftest import DATA_DIR, HELDOUT_DIR
 
     data = load_training_data(DATA_DIR)

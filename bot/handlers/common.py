@@ -21,10 +21,23 @@ def get_services(context: ContextTypes.DEFAULT_TYPE) -> Services:
     return services
 
 
-def load_state(services: Services, update: Update) -> UserState | None:
-    """The sender's stored state (key: the Telegram user id); None for updates without a user."""
+def load_state(services: Services, update: Update, use_hint: bool = True) -> UserState | None:
+    """The sender's stored state (key: the Telegram user id); None for updates without a user.
+
+    Until the user chooses a language, their Telegram app's language (when supported) stands in,
+    so commands, buttons and notes speak it too, as /start does. It is stored only if the core
+    saves the state (a language or an answer chosen). Free text passes ``use_hint=False``: there
+    the core detects the language of the message itself.
+    """
     user = update.effective_user
-    return services.store.load(str(user.id)) if user is not None else None
+    if user is None:
+        return None
+    state = services.store.load(str(user.id))
+    if use_hint and state.language is None and user.language_code:
+        hinted = services.core.resolve_language(state, user.language_code)
+        if hinted != services.core.options.default_language:
+            state.language = hinted
+    return state
 
 
 def language_hint(update: Update) -> str | None:

@@ -1,0 +1,1 @@
+"""The Telegram front end, tested end to end against a fake Bot API server on 127.0.0.1."""
