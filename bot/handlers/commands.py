@@ -13,7 +13,7 @@ from telegram.ext import ContextTypes
 
 from bot import messages as m
 from bot.dialogue import N_
-from bot.handlers.common import answer, get_services, language_hint, load_state
+from bot.handlers.common import answer, get_services, language_hint, load_state, notice_with_menu
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +79,8 @@ async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     chosen = services.core.resolve_language(state, language_hint(update))
     _ = services.translations.translator(chosen)
-    services.store.count("unknown_command", chosen)
-    notice = services.core.menu(chosen)
-    text = _("Sorry, I do not know this command.") + "\n\n" + notice.text
-    reply = m.Reply([m.OutgoingMessage(text, chosen, notice.buttons, notice.rtl)])
-    await answer(update, context, reply)
+    notice = _("Sorry, I do not know this command.")
+    await answer(update, context, notice_with_menu(services, chosen, notice, "unknown_command"))
 
 
 @dataclass(frozen=True)

@@ -51,3 +51,10 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, reply: m.Re
     chat = update.effective_chat
     if chat is not None:
         await send_reply(context.bot, chat.id, reply)
+
+
+def notice_with_menu(services: Services, language: str, notice: str, metric: str) -> m.Reply:
+    """One message: a short localized ``notice`` above the topic menu; counts ``metric``."""
+    services.store.count(metric, language)
+    menu = services.core.menu(language)
+    return m.Reply([m.OutgoingMessage(notice + "\n\n" + menu.text, language, menu.buttons, menu.rtl)])

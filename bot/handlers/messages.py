@@ -7,9 +7,8 @@ import logging
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot import messages as m
 from bot.handlers import commands, staff
-from bot.handlers.common import answer, get_services, language_hint, load_state
+from bot.handlers.common import answer, get_services, language_hint, load_state, notice_with_menu
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +48,8 @@ async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     chosen = services.core.resolve_language(state, language_hint(update))
     _ = services.translations.translator(chosen)
-    services.store.count("edited", chosen)
-    menu = services.core.menu(chosen)
     note = _("I only read new messages, not changes to old ones. Please send your question again.")
-    reply = m.Reply([m.OutgoingMessage(note + "\n\n" + menu.text, chosen, menu.buttons, menu.rtl)])
-    await answer(update, context, reply)
+    await answer(update, context, notice_with_menu(services, chosen, note, "edited"))
 
 
 async def _command_without_entity(
