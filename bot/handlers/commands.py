@@ -13,7 +13,7 @@ from telegram.ext import ContextTypes
 
 from bot import messages as m
 from bot.dialogue import N_
-from bot.handlers.common import answer, get_services, language_hint, load_state, notice_with_menu
+from bot.handlers.common import answer, answer_notice, get_services, language_hint, load_state
 
 logger = logging.getLogger(__name__)
 
@@ -73,14 +73,7 @@ async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A command the bot does not have (staff commands for others too): say so, show the menu."""
-    services = get_services(context)
-    state = load_state(services, update)
-    if state is None:
-        return
-    chosen = services.core.resolve_language(state, language_hint(update))
-    _ = services.translations.translator(chosen)
-    notice = _("Sorry, I do not know this command.")
-    await answer(update, context, notice_with_menu(services, chosen, notice, "unknown_command"))
+    await answer_notice(update, context, N_("Sorry, I do not know this command."), "unknown_command")
 
 
 @dataclass(frozen=True)

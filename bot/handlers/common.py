@@ -53,8 +53,15 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE, reply: m.Re
         await send_reply(context.bot, chat.id, reply)
 
 
-def notice_with_menu(services: Services, language: str, notice: str, metric: str) -> m.Reply:
-    """One message: a short localized ``notice`` above the topic menu; counts ``metric``."""
+async def answer_notice(update: Update, context: ContextTypes.DEFAULT_TYPE, message: str, metric: str) -> None:
+    """Answer with ``message`` (an English msgid) translated, above the topic menu; count ``metric``."""
+    services = get_services(context)
+    state = load_state(services, update)
+    if state is None:
+        return
+    language = services.core.resolve_language(state, language_hint(update))
     services.store.count(metric, language)
+    notice = services.translations.gettext(language, message)
     menu = services.core.menu(language)
-    return m.Reply([m.OutgoingMessage(notice + "\n\n" + menu.text, language, menu.buttons, menu.rtl)])
+    reply = m.Reply([m.OutgoingMessage(notice + "\n\n" + menu.text, language, menu.buttons, menu.rtl)])
+    await answer(update, context, reply)

@@ -7,8 +7,9 @@ import logging
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.dialogue import N_
 from bot.handlers import commands, staff
-from bot.handlers.common import answer, get_services, language_hint, load_state, notice_with_menu
+from bot.handlers.common import answer, answer_notice, get_services, load_state
 
 logger = logging.getLogger(__name__)
 
@@ -42,14 +43,8 @@ async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """An edited message: ask for the question again as a new message, show the menu."""
-    services = get_services(context)
-    state = load_state(services, update)
-    if state is None:
-        return
-    chosen = services.core.resolve_language(state, language_hint(update))
-    _ = services.translations.translator(chosen)
-    note = _("I only read new messages, not changes to old ones. Please send your question again.")
-    await answer(update, context, notice_with_menu(services, chosen, note, "edited"))
+    note = N_("I only read new messages, not changes to old ones. Please send your question again.")
+    await answer_notice(update, context, note, "edited")
 
 
 async def _command_without_entity(
