@@ -711,15 +711,24 @@ def render_epochs(results: Sequence[dict[str, Any]]) -> list[str]:
             f"{_pct(b['scores']['macro_f1'])} | {_pct(b['scores']['fallback_rate'])} | "
             f"{b['training_seconds']:.0f} | {r.get('train_digest', '?')} |"
         )
-    lines.append("")
+    lines += [
+        "",
+        "Training times are wall-clock on a shared machine (load averages in the JSON files).",
+        "",
+        "```",
+        *[r["command"] for r in rows],
+        "```",
+        "",
+    ]
     return lines
 
 
 def render(results: Sequence[dict[str, Any]]) -> str:
     """The generated part of docs/rasa-comparison.md."""
     lines = [BEGIN, ""]
+    # Full tables for runs of both backends; Rasa-only runs (epoch sweeps) go to the epochs table.
     for result in results:
-        if result["dataset"] != "massive":
+        if result["dataset"] != "massive" and len(result["backends"]) > 1:
             lines += render_project(result)
     lines += render_epochs(results)
     massive = [r for r in results if r["dataset"] == "massive"]

@@ -71,9 +71,7 @@ def parse_rasa_answer(text: str, payload: object) -> ParseResult:
     entities_raw = payload.get("entities", [])
     if not isinstance(entities_raw, list) or not all(isinstance(e, dict) for e in entities_raw):
         raise RasaResponseError("entities is not a list of objects")
-    entities: list[dict[str, object]] = [
-        {str(key): value for key, value in entity.items()} for entity in entities_raw
-    ]
+    entities: list[dict[str, object]] = [{str(key): value for key, value in entity.items()} for entity in entities_raw]
     return {
         "text": text,
         "intent": intent,

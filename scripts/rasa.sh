@@ -166,14 +166,23 @@ data_hash() {
     [[ -d "$DATA" ]] || die "no training data directory at $DATA"
     {
         printf 'config\n'
-        sha256sum <"$CONFIG"
+        if [[ -x "$VENV/bin/python" ]]; then
+            # The parsed config: editing a comment in it does not cost a retraining.
+            "$VENV/bin/python" -c 'import json, sys, yaml
+print(json.dumps(yaml.safe_load(open(sys.argv[1], encoding="utf-8")), sort_keys=True))' \
+                "$CONFIG" || die "cannot read $CONFIG as YAML"
+        else
+            sha256sum <"$CONFIG"
+        fi
         (cd "$DATA" && find -L . -type f \( -name '*.yml' -o -name '*.yaml' \) -print0 \
             | LC_ALL=C sort -z | xargs -0 -r sha256sum)
     } | sha256sum | cut -c1-16
 }
 
 model_path() {
-    echo "$MODELS/nlu-$(data_hash).tar.gz"
+    local digest
+    digest="$(data_hash)"
+    echo "$MODELS/nlu-$digest.tar.gz"
 }
 
 cmd_train() {
