@@ -12,8 +12,8 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot import messages as m
-from bot.dialogue import N_
-from bot.handlers.common import answer, answer_notice, get_services, language_hint, load_state
+from bot.dialogue import N_, DialogueCore
+from bot.handlers.common import answer, answer_notice, answer_with, get_services, language_hint, load_state
 
 logger = logging.getLogger(__name__)
 
@@ -49,26 +49,17 @@ async def menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def help_(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Say what the bot can do, with the menu."""
-    services = get_services(context)
-    state = load_state(services, update)
-    if state is not None:
-        await answer(update, context, services.core.help(state))
+    await answer_with(update, context, DialogueCore.help)
 
 
 async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Say what is stored about the user and for how long."""
-    services = get_services(context)
-    state = load_state(services, update)
-    if state is not None:
-        await answer(update, context, services.core.privacy(state))
+    await answer_with(update, context, DialogueCore.privacy)
 
 
 async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Ask to confirm before deleting what is stored about the user."""
-    services = get_services(context)
-    state = load_state(services, update)
-    if state is not None:
-        await answer(update, context, services.core.confirm_forget(state))
+    await answer_with(update, context, DialogueCore.confirm_forget)
 
 
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

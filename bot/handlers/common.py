@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot import messages as m
+from bot.dialogue import DialogueCore
 from bot.services import Services
 from bot.storage import UserState
 from bot.telegram_render import send_reply
@@ -65,3 +68,13 @@ async def answer_notice(update: Update, context: ContextTypes.DEFAULT_TYPE, mess
     menu = services.core.menu(language)
     reply = m.Reply([m.OutgoingMessage(notice + "\n\n" + menu.text, language, menu.buttons, menu.rtl)])
     await answer(update, context, reply)
+
+
+async def answer_with(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, build: Callable[[DialogueCore, UserState], m.Reply]
+) -> None:
+    """Load the user's state, let the dialogue core ``build`` the reply, send it."""
+    services = get_services(context)
+    state = load_state(services, update)
+    if state is not None:
+        await answer(update, context, build(services.core, state))

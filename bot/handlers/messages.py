@@ -7,9 +7,9 @@ import logging
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.dialogue import N_
+from bot.dialogue import N_, DialogueCore
 from bot.handlers import commands, staff
-from bot.handlers.common import answer, answer_notice, get_services, load_state
+from bot.handlers.common import answer, answer_notice, answer_with, get_services, load_state
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +35,7 @@ async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A photo, voice message, sticker, location or file: say the bot reads text; the menu."""
-    services = get_services(context)
-    state = load_state(services, update)
-    if state is not None:
-        await answer(update, context, services.core.non_text(state))
+    await answer_with(update, context, DialogueCore.non_text)
 
 
 async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
