@@ -7,7 +7,7 @@ regexes, lookup tables, entity annotations) are kept and reported, never silentl
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -224,10 +224,3 @@ def _mapping(node: MappingNode) -> dict[str, Node]:
 def _line(node: Node) -> int:
     return int(node.start_mark.line) + 1
 
-
-def iter_texts(data: TrainingData, languages: Iterable[str] | None = None) -> Iterator[Example]:
-    """Examples, optionally only in the given languages."""
-    wanted = set(languages) if languages is not None else None
-    for example in data.examples:
-        if wanted is None or example.language in wanted:
-            yield example
