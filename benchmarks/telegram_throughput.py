@@ -52,10 +52,7 @@ async def _drive(config: JSONDict) -> None:
     api = FakeBotApi()
     await api.start()
     scripts: dict[int, list[JSONDict]] = {int(k): v for k, v in config["scripts"].items()}
-    users = {
-        uid: helpers.user(uid, script[0]["language"], f"User{uid}")
-        for uid, script in scripts.items()
-    }
+    users = {uid: helpers.user(uid, script[0]["language"], f"User{uid}") for uid, script in scripts.items()}
     position = dict.fromkeys(scripts, 0)
     waiting: dict[int, float] = {}  # chat id -> when its pending update was pushed
     latencies: list[float] = []
@@ -113,7 +110,7 @@ async def _drive(config: JSONDict) -> None:
                 "replies": replies,
                 "seconds": elapsed,
                 "latencies": latencies,
-            "server_cpu_seconds": server_cpu,
+                "server_cpu_seconds": server_cpu,
                 "errors": errors,
             }
         ),
@@ -143,9 +140,7 @@ def _scripts(updates: int, users: int, seed: int) -> dict[int, list[JSONDict]]:
         steps: list[JSONDict] = [{"kind": "text", "text": "/start", "language": language}]
         steps.append({"kind": "button", "data": f"lang:{language}", "language": language})
         while len(steps) < count:
-            steps.append(
-                {"kind": "text", "text": rng.choice(by_language[language]), "language": language}
-            )
+            steps.append({"kind": "text", "text": rng.choice(by_language[language]), "language": language})
         scripts[BOT_ID_BASE + index] = steps[:count]
     return scripts
 
@@ -154,9 +149,7 @@ async def _echo_floor(update: Any, context: Any) -> None:
     """The floor: answer every message and button with one message."""
     if update.callback_query is not None:
         await update.callback_query.answer()
-        await context.bot.send_message(
-            update.callback_query.from_user.id, update.callback_query.data
-        )
+        await context.bot.send_message(update.callback_query.from_user.id, update.callback_query.data)
     elif update.effective_message is not None and update.effective_message.text:
         await update.effective_message.reply_text(update.effective_message.text)
 
@@ -177,14 +170,14 @@ async def _run_bot(
         filters,
     )
 
-    from bot.services import Services, create_services
-    from bot.settings import Settings
-    from bot.telegram_app import (
+    from bot.channels.telegram.app import (
         RATE_LIMIT_RETRIES,
         PerChatUpdateProcessor,
         build_application,
         serve,
     )
+    from bot.services import Services, create_services
+    from bot.settings import Settings
 
     async def services_factory(settings: Settings) -> Services:
         services = await create_services(settings)
@@ -202,9 +195,7 @@ async def _run_bot(
     )
     limiter = AIORateLimiter(overall_max_rate=0, max_retries=RATE_LIMIT_RETRIES)
     if kind == "ours":
-        application: Any = build_application(
-            settings, rate_limiter=limiter, services_factory=services_factory
-        )
+        application: Any = build_application(settings, rate_limiter=limiter, services_factory=services_factory)
     else:
         builder: Any = ApplicationBuilder().token(token).base_url(base_url).job_queue(None)
         if kind == "floor":
@@ -318,10 +309,7 @@ def main() -> None:
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, SQLite synchronous: "
         f"{args.sqlite_synchronous}; median of {args.repeat} run(s)"
     )
-    print(
-        f"{'bot':<16}{'updates/s':>10}{'messages/s':>12}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'CPU ms/update':>15}{'errors':>8}"
-    )
+    print(f"{'bot':<16}{'updates/s':>10}{'messages/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/update':>15}{'errors':>8}")
     medians: dict[str, JSONDict] = {}
     for kind in args.bots:
         runs = [r for r in results if r["bot"] == kind]

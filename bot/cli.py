@@ -82,7 +82,7 @@ def _configure_logging(level: str) -> None:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     if settings.telegram_bot_token:
-        from bot.telegram_app import run_telegram
+        from bot.channels.telegram.app import run_telegram
 
         run_telegram(settings)
         return 0
@@ -95,8 +95,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.channels.terminal import run_chat
     from bot.services import create_services
-    from bot.terminal import run_chat
 
     async def session() -> None:
         services = await create_services(settings, state_db=":memory:")

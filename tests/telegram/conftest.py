@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
+from bot.channels.telegram.app import ServicesFactory, TelegramApp, build_application, serve
 from bot.content import ContentStore
 from bot.dialogue import DialogueCore
 from bot.services import Services, create_services
 from bot.settings import PROJECT_ROOT, Settings
 from bot.storage import SQLiteStore
-from bot.telegram_app import ServicesFactory, TelegramApp, build_application, serve
 from tests.telegram import helpers
 from tests.telegram.fake_bot_api import FakeBotApi
 
@@ -124,15 +124,11 @@ def run_bot(fast_services: ServicesFactory) -> RunBot:
     async def running(
         settings: Settings, services_factory: ServicesFactory | None = None, **options: Any
     ) -> AsyncIterator[TelegramApp]:
-        application = build_application(
-            settings, services_factory=services_factory or fast_services, **options
-        )
+        application = build_application(settings, services_factory=services_factory or fast_services, **options)
         stop, ready = asyncio.Event(), asyncio.Event()
         task = asyncio.create_task(serve(application, settings, stop, ready))
         ready_wait = asyncio.create_task(ready.wait())
-        done, _pending = await asyncio.wait(
-            {task, ready_wait}, timeout=30, return_when="FIRST_COMPLETED"
-        )
+        done, _pending = await asyncio.wait({task, ready_wait}, timeout=30, return_when="FIRST_COMPLETED")
         if task in done:
             ready_wait.cancel()
             task.result()  # start-up failed: raise its error

@@ -195,9 +195,7 @@ class FakeBotApi:
 
     async def _http(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
-            return web.json_response(
-                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
-            )
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         params: JSONDict = {}
         if request.can_read_body:
             if request.content_type == "application/json":
@@ -221,11 +219,7 @@ class FakeBotApi:
             failures = self._failures.get(method.lower())
             if failures:
                 failure = failures.popleft()
-                extra = (
-                    {"retry_after": failure.retry_after}
-                    if failure.retry_after is not None
-                    else None
-                )
+                extra = {"retry_after": failure.retry_after} if failure.retry_after is not None else None
                 raise ApiError(failure.code, failure.description, extra)
             if handler is None:
                 raise ApiError(404, "Not Found")
@@ -278,8 +272,7 @@ class FakeBotApi:
             if generation != self._poll_generation:
                 raise ApiError(
                     409,
-                    "Conflict: terminated by other getUpdates request; make sure "
-                    "that only one bot instance is running",
+                    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
                 )
             ready = [u.payload for u in self._updates if self._allowed(u.payload)][:limit]
             remaining = deadline - time.monotonic()
@@ -363,9 +356,7 @@ class FakeBotApi:
     async def _m_answercallbackquery(self, params: JSONDict) -> bool:
         query_id = str(params.get("callback_query_id", ""))
         if self._queries.get(query_id, True):  # unknown, or answered already
-            raise bad_request(
-                "query is too old and response timeout expired or query ID is invalid"
-            )
+            raise bad_request("query is too old and response timeout expired or query ID is invalid")
         text = params.get("text")
         if text is not None and len(str(text)) > 200:
             raise bad_request("MESSAGE_TOO_LONG")
@@ -397,9 +388,7 @@ class FakeBotApi:
 
     async def _m_deletemycommands(self, params: JSONDict) -> bool:
         scope = params.get("scope") or {"type": "default"}
-        self.commands.pop(
-            (json.dumps(scope, sort_keys=True), str(params.get("language_code") or "")), None
-        )
+        self.commands.pop((json.dumps(scope, sort_keys=True), str(params.get("language_code") or "")), None)
         return True
 
     async def _m_sendchataction(self, params: JSONDict) -> bool:
@@ -462,9 +451,7 @@ class FakeBotApi:
             if label_part in label and data is not None:
                 self.press(sender, on_message, data)
                 return data
-        raise AssertionError(
-            f"no button with {label_part!r} in {buttons(self.current(on_message))}"
-        )
+        raise AssertionError(f"no button with {label_part!r} in {buttons(self.current(on_message))}")
 
     def fail_next(
         self,
@@ -476,9 +463,7 @@ class FakeBotApi:
     ) -> None:
         """Answer the next ``times`` calls of ``method`` with an error (429: ``retry_after``)."""
         if description is None:
-            description = (
-                f"Too Many Requests: retry after {retry_after}" if code == 429 else "Error"
-            )
+            description = f"Too Many Requests: retry after {retry_after}" if code == 429 else "Error"
         for _ in range(times):
             self._failures[method.lower()].append(Failure(code, description, retry_after))
 
@@ -501,9 +486,7 @@ class FakeBotApi:
         return [
             c
             for c in self.calls
-            if c.method.lower() == method.lower()
-            and c.status == 200
-            and (chat_id is None or c.chat_id == chat_id)
+            if c.method.lower() == method.lower() and c.status == 200 and (chat_id is None or c.chat_id == chat_id)
         ]
 
     def sent(self, chat_id: int) -> list[JSONDict]:
@@ -521,16 +504,12 @@ class FakeBotApi:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(activity.wait(), min(remaining, 0.5))
 
-    async def wait_for_sent(
-        self, chat_id: int, count: int, seconds: float = 10.0
-    ) -> list[JSONDict]:
+    async def wait_for_sent(self, chat_id: int, count: int, seconds: float = 10.0) -> list[JSONDict]:
         """Wait until the bot sent ``count`` messages to ``chat_id`` in total; returns them all."""
         await self.wait_until(lambda: len(self.sent(chat_id)) >= count, seconds)
         return self.sent(chat_id)
 
-    async def wait_for_call(
-        self, method: str, count: int = 1, seconds: float = 10.0
-    ) -> list[ApiCall]:
+    async def wait_for_call(self, method: str, count: int = 1, seconds: float = 10.0) -> list[ApiCall]:
         """Wait until ``method`` succeeded ``count`` times; returns those calls."""
         await self.wait_until(lambda: len(self.calls_to(method)) >= count, seconds)
         return self.calls_to(method)
@@ -576,9 +555,7 @@ class FakeBotApi:
     def _new_message_id(self, chat_id: int) -> int:
         return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
 
-    def _bot_message(
-        self, chat: _Chat, text: str, entities: list[JSONDict], markup: JSONDict | None
-    ) -> JSONDict:
+    def _bot_message(self, chat: _Chat, text: str, entities: list[JSONDict], markup: JSONDict | None) -> JSONDict:
         chat_id = chat.payload["id"]
         message: JSONDict = {
             "message_id": self._new_message_id(chat_id),
@@ -620,9 +597,7 @@ class FakeBotApi:
         return text, entities
 
 
-def _set_content(
-    message: JSONDict, text: str, entities: list[JSONDict], markup: JSONDict | None
-) -> None:
+def _set_content(message: JSONDict, text: str, entities: list[JSONDict], markup: JSONDict | None) -> None:
     message["text"] = text
     if entities:
         message["entities"] = entities
@@ -643,9 +618,7 @@ def _check_keyboard(markup: Any) -> JSONDict | None:
     if rows is None:
         return markup  # reply keyboards and the like: accepted as they are
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-        raise bad_request(
-            'field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays'
-        )
+        raise bad_request('field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays')
     for row in rows:
         for button in row:
             if not str(button.get("text", "")).strip():
@@ -657,10 +630,8 @@ def _check_keyboard(markup: Any) -> JSONDict | None:
                 size = len(str(button["callback_data"]).encode("utf-8"))
                 if not 1 <= size <= CALLBACK_DATA_LIMIT:
                     raise bad_request("BUTTON_DATA_INVALID")
-            elif "url" in button and not str(button["url"]).startswith(
-                ("https://", "http://", "tg://")
-            ):
-                    raise bad_request("BUTTON_URL_INVALID")
+            elif "url" in button and not str(button["url"]).startswith(("https://", "http://", "tg://")):
+                raise bad_request("BUTTON_URL_INVALID")
     if not any(rows):
         return None
     return {"inline_keyboard": rows}
@@ -703,9 +674,7 @@ def parse_html(raw: str) -> tuple[str, list[JSONDict]]:
     """``raw`` in HTML parse mode -> visible text and entities; ``ApiError`` like Telegram's."""
     bare = _TAG.sub("", raw)
     if "<" in bare or ">" in bare:
-        raise bad_request(
-            'can\'t parse entities: Unexpected "<" or ">": escape them as &lt; and &gt;'
-        )
+        raise bad_request('can\'t parse entities: Unexpected "<" or ">": escape them as &lt; and &gt;')
     if bare.count("&") != len(_ENTITY.findall(bare)):
         raise bad_request('can\'t parse entities: Unsupported HTML entity: escape "&" as &amp;')
     parser = _HtmlEntities()
@@ -713,9 +682,7 @@ def parse_html(raw: str) -> tuple[str, list[JSONDict]]:
     parser.close()
     if parser._open:
         tag = parser._open[-1][0]
-        raise bad_request(
-            f"can't parse entities: Can't find end tag corresponding to start tag \"{tag}\""
-        )
+        raise bad_request(f"can't parse entities: Can't find end tag corresponding to start tag \"{tag}\"")
     entities = sorted(parser.entities, key=lambda e: (e["offset"], -e["length"]))
     return parser.text, entities
 

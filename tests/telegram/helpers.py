@@ -118,9 +118,7 @@ def document() -> JSONDict:
     }
 
 
-def callback_query(
-    sender: JSONDict, query_id: str, data: str, on_message: JSONDict | None
-) -> JSONDict:
+def callback_query(sender: JSONDict, query_id: str, data: str, on_message: JSONDict | None) -> JSONDict:
     """A button press on ``on_message`` (a message the bot sent)."""
     query: JSONDict = {
         "id": query_id,
@@ -148,9 +146,7 @@ def make_update(payload: JSONDict, bot: Bot) -> Update:
     return parsed
 
 
-def text_update(
-    bot: Bot, sender: JSONDict, text: str, update_id: int = 1, message_id: int = 1
-) -> Update:
+def text_update(bot: Bot, sender: JSONDict, text: str, update_id: int = 1, message_id: int = 1) -> Update:
     """An update carrying a text message (or a command)."""
     return make_update(update(update_id, message=text_message(sender, text, message_id)), bot)
 
@@ -175,9 +171,7 @@ def button_update(
     return make_update(update(update_id, callback_query=query), bot)
 
 
-def bot_message(
-    chat_id: int, text: str, message_id: int = 10, keyboard: JSONDict | None = None
-) -> JSONDict:
+def bot_message(chat_id: int, text: str, message_id: int = 10, keyboard: JSONDict | None = None) -> JSONDict:
     """A message the bot sent earlier (e.g. the one a button was pressed on)."""
     data: JSONDict = {
         "message_id": message_id,

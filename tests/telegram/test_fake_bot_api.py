@@ -26,9 +26,7 @@ async def http(fake_api: FakeBotApi) -> AsyncIterator[Any]:
         yield call
 
 
-async def test_get_updates_long_polls_and_confirms_with_offsets(
-    fake_api: FakeBotApi, http: Any
-) -> None:
+async def test_get_updates_long_polls_and_confirms_with_offsets(fake_api: FakeBotApi, http: Any) -> None:
     started = time.monotonic()
     status, body = await http("getUpdates", timeout=0.3)
     assert (status, body["result"]) == (200, []) and time.monotonic() - started >= 0.3
@@ -51,27 +49,21 @@ async def test_a_second_poll_ends_the_first_with_409(fake_api: FakeBotApi, http:
     await asyncio.sleep(0.05)
     await http("getUpdates", timeout=0)
     status, body = await first
-    assert status == 409 and body["description"].startswith(
-        "Conflict: terminated by other getUpdates"
-    )
+    assert status == 409 and body["description"].startswith("Conflict: terminated by other getUpdates")
 
 
 async def test_telegram_errors(fake_api: FakeBotApi, http: Any) -> None:
     fake_api.send_text(helpers.user(5), "hi")
     assert (await http("getMe", token="1:wrong"))[0] == 401
     assert (await http("noSuchMethod"))[0] == 404
-    assert (await http("sendMessage", chat_id=6, text="x"))[1][
-        "description"
-    ] == "Bad Request: chat not found"
+    assert (await http("sendMessage", chat_id=6, text="x"))[1]["description"] == "Bad Request: chat not found"
     for bad_html in ("<b>open", "a < b", "R&D", "<blink>x</blink>"):
         status, body = await http("sendMessage", chat_id=5, text=bad_html, parse_mode="HTML")
         assert status == 400 and "can't parse entities" in body["description"], bad_html
     too_long = {"inline_keyboard": [[{"text": "x", "callback_data": "y" * 65}]]}
     status, body = await http("sendMessage", chat_id=5, text="x", reply_markup=too_long)
     assert body["description"] == "Bad Request: BUTTON_DATA_INVALID"
-    assert (await http("sendMessage", chat_id=5, text="x" * 4097))[1]["description"].endswith(
-        "too long"
-    )
+    assert (await http("sendMessage", chat_id=5, text="x" * 4097))[1]["description"].endswith("too long")
 
     status, body = await http("sendMessage", chat_id=5, text="<b>Titre</b>", parse_mode="HTML")
     sent = body["result"]
@@ -85,9 +77,7 @@ async def test_telegram_errors(fake_api: FakeBotApi, http: Any) -> None:
         parse_mode="HTML",
     )
     assert same[0] == 200  # entities changed: modified
-    unchanged = await http(
-        "editMessageText", chat_id=5, message_id=sent["message_id"], text="Titre"
-    )
+    unchanged = await http("editMessageText", chat_id=5, message_id=sent["message_id"], text="Titre")
     assert unchanged[1]["description"].startswith("Bad Request: message is not modified")
 
     query_id = fake_api.press(helpers.user(5), sent, "menu")

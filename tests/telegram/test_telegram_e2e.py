@@ -164,9 +164,7 @@ async def test_menu_topic_question_follow_up_and_feedback(
         await fake_api.wait_until(lambda: len(fake_api.calls_to("answerCallbackQuery")) == 6)
 
     assert thanks["text"] and "human" in [data for _, data in buttons(sorry)]
-    counters = {
-        (c.metric, c.intent): c.count for c in SQLiteStore(settings.state_db_path).counters()
-    }
+    counters = {(c.metric, c.intent): c.count for c in SQLiteStore(settings.state_db_path).counters()}
     assert counters[("feedback_up", "find_doctor")] == 1
     assert counters[("button", "find_doctor")] == 1
 
@@ -188,6 +186,7 @@ async def test_stale_and_forged_buttons_get_a_polite_answer(
         "x" * 64,
         "💥",
     ]
+
     def replies() -> list[JSONDict]:
         calls = [c for c in fake_api.calls if c.status == 200 and c.chat_id == amina["id"]]
         return [c.result for c in calls if c.method in {"sendMessage", "editMessageText"}][2:]
@@ -203,9 +202,7 @@ async def test_stale_and_forged_buttons_get_a_polite_answer(
     # Each time: "this button is no longer valid" with the menu (a forged topic on the menu
     # screen redraws it in place, the others come as new messages). Never an error.
     assert len(replies()) == len(forged)
-    stale = shared_services.translations.gettext(
-        "fr", "This button is no longer valid. Here is the menu."
-    )
+    stale = shared_services.translations.gettext("fr", "This button is no longer valid. Here is the menu.")
     assert all(r["text"].startswith(stale) for r in replies())
     assert all("topic:services" in [d for _, d in buttons(r)] for r in replies())
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -327,9 +324,7 @@ async def test_webhook_accepts_only_the_secret_and_answers(
         update = helpers.update(1, message=message)
         async with http.post(hook, json=update) as response:
             assert response.status == 403
-        async with http.post(
-            hook, json=update, headers={**good, "X-Telegram-Bot-Api-Secret-Token": "x"}
-        ) as response:
+        async with http.post(hook, json=update, headers={**good, "X-Telegram-Bot-Api-Secret-Token": "x"}) as response:
             assert response.status == 403
         async with http.post(hook, data=b"not json", headers=good) as response:
             assert response.status == 400
@@ -364,9 +359,7 @@ async def test_staff_reload_and_stats_only_for_staff(
 
         fake_api.send_text(staff, "/stats")
         stats = (await fake_api.wait_for_sent(STAFF_ID, 1))[0]
-        broken.write_text(
-            broken.read_text(encoding="utf-8") + "\nfind_housing: [oops\n", encoding="utf-8"
-        )
+        broken.write_text(broken.read_text(encoding="utf-8") + "\nfind_housing: [oops\n", encoding="utf-8")
         fake_api.send_text(staff, "/reload")
         report = (await fake_api.wait_for_sent(STAFF_ID, 2, seconds=20))[1]
 
@@ -383,15 +376,11 @@ async def test_content_watcher_reloads_changed_answers(
     sanne: JSONDict,
     content_copy: Path,
 ) -> None:
-    settings = Settings.from_env(
-        environ={**env, "CONTENT_DIR": str(content_copy), "CONTENT_RELOAD_SECONDS": "0.1"}
-    )
+    settings = Settings.from_env(environ={**env, "CONTENT_DIR": str(content_copy), "CONTENT_RELOAD_SECONDS": "0.1"})
     answers = content_copy / "brussels" / "nl" / "services.yml"
     async with run_bot(settings) as application:
         services = application.bot_data["services"]
-        answers.write_text(
-            answers.read_text(encoding="utf-8").replace("Bel 112.", "Bel nu 112."), encoding="utf-8"
-        )
+        answers.write_text(answers.read_text(encoding="utf-8").replace("Bel 112.", "Bel nu 112."), encoding="utf-8")
         deadline = time.monotonic() + 20
         while "Bel nu 112." not in services.content.get("nl", "domestic_violence").text:
             assert time.monotonic() < deadline, "the change was not picked up"
@@ -426,7 +415,7 @@ async def test_a_failing_handler_gets_an_apology_not_a_crash(
     sorry = shared_services.core.error_reply("fr").messages[0].text
     assert apology["text"].startswith(markup.strip(sorry))
     errors = [
-        r for r in caplog.records if r.levelno == logging.ERROR and r.name == "bot.handlers.errors"
+        r for r in caplog.records if r.levelno == logging.ERROR and r.name == "bot.channels.telegram.handlers.errors"
     ]
     assert errors and errors[0].exc_info is not None
     assert "logement" not in caplog.text  # no message texts in the logs

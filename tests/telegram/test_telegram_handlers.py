@@ -14,11 +14,11 @@ import pytest
 from telegram import Update
 
 from bot import markup
-from bot.handlers import commands, errors
+from bot.channels.telegram.app import PerChatUpdateProcessor, ServicesFactory, TelegramApp, build_application
+from bot.channels.telegram.handlers import commands, errors
 from bot.services import Services
 from bot.settings import Settings
 from bot.storage import UserState
-from bot.telegram_app import PerChatUpdateProcessor, ServicesFactory, TelegramApp, build_application
 from tests.telegram import helpers
 from tests.telegram.conftest import STAFF_ID
 from tests.telegram.fake_bot_api import FakeBotApi, FakeBotRequest, buttons
@@ -86,26 +86,20 @@ async def test_command_menu_is_translated(app: TelegramApp, offline_api: FakeBot
     assert len(offline_api.calls_to("setMyCommands")) == 13  # 12 languages and the default
 
 
-async def test_start_preselects_a_supported_telegram_language(
-    app: TelegramApp, offline_api: FakeBotApi
-) -> None:
+async def test_start_preselects_a_supported_telegram_language(app: TelegramApp, offline_api: FakeBotApi) -> None:
     (picker,) = await say(app, offline_api, helpers.user(11, "ar"), "/start")
     assert "✓ العربية" in labels(picker)
     assert picker["text"].startswith(markup.RTL_MARK)
 
 
-async def test_start_with_an_unsupported_language_uses_the_default(
-    app: TelegramApp, offline_api: FakeBotApi
-) -> None:
+async def test_start_with_an_unsupported_language_uses_the_default(app: TelegramApp, offline_api: FakeBotApi) -> None:
     (picker,) = await say(app, offline_api, helpers.user(12, "de-CH"), "/start")
     assert "✓ Français" in labels(picker)
     (picker,) = await say(app, offline_api, helpers.user(13, None), "/start")
     assert "✓ Français" in labels(picker)
 
 
-async def test_a_command_without_its_entity_is_still_a_command(
-    app: TelegramApp, offline_api: FakeBotApi
-) -> None:
+async def test_a_command_without_its_entity_is_still_a_command(app: TelegramApp, offline_api: FakeBotApi) -> None:
     sender = helpers.user(14, "en")
     message = offline_api.user_message(sender, text="/help")
     message.pop("entities")
@@ -114,9 +108,7 @@ async def test_a_command_without_its_entity_is_still_a_command(
     assert offline_api.sent(14)[0]["text"] == markup.strip(help_reply.messages[0].text)
 
 
-async def test_unknown_commands_and_staff_commands_for_others(
-    app: TelegramApp, offline_api: FakeBotApi
-) -> None:
+async def test_unknown_commands_and_staff_commands_for_others(app: TelegramApp, offline_api: FakeBotApi) -> None:
     newcomer = helpers.user(15, "fr")
     unknown = (await say(app, offline_api, newcomer, "/foo"))[0]
     french = services_of(app).translations.translator("fr")
@@ -139,9 +131,7 @@ async def test_language_menu_help_and_privacy(app: TelegramApp, offline_api: Fak
     assert "180" in privacy["text"]
 
 
-async def test_button_on_a_message_telegram_no_longer_shows(
-    app: TelegramApp, offline_api: FakeBotApi
-) -> None:
+async def test_button_on_a_message_telegram_no_longer_shows(app: TelegramApp, offline_api: FakeBotApi) -> None:
     sender = helpers.user(17, "fr")
     offline_api.user_message(sender, text="bonjour")  # the chat exists
     update = helpers.button_update(app.bot, sender, "menu", on_message=None, update_id=3)
@@ -151,9 +141,7 @@ async def test_button_on_a_message_telegram_no_longer_shows(
     assert "topic:housing" in [data for _, data in buttons(offline_api.sent(17)[0])]
 
 
-async def test_menu_screen_is_sent_anew_when_it_cannot_be_edited(
-    app: TelegramApp, offline_api: FakeBotApi
-) -> None:
+async def test_menu_screen_is_sent_anew_when_it_cannot_be_edited(app: TelegramApp, offline_api: FakeBotApi) -> None:
     sender = helpers.user(18, "fr")
     offline_api.user_message(sender, text="bonjour")
     unknown_menu = helpers.bot_message(
@@ -186,18 +174,14 @@ async def test_non_text_message(app: TelegramApp, offline_api: FakeBotApi) -> No
     offline_api.user_message(sender, text="hi")
     await app.process_update(helpers.content_update(app.bot, sender, helpers.voice()))
     (note,) = offline_api.sent(20)  # the note and the menu in one message
-    assert note["text"].startswith(
-        "I can only read text messages. Please type your question, or choose a topic.\n\n"
-    )
+    assert note["text"].startswith("I can only read text messages. Please type your question, or choose a topic.\n\n")
     assert "topic:courses" in [data for _, data in buttons(note)]
 
 
 async def test_error_handler_never_raises(
     app: TelegramApp, offline_api: FakeBotApi, caplog: pytest.LogCaptureFixture
 ) -> None:
-    context = type(
-        "Context", (), {"error": RuntimeError("boom"), "bot_data": app.bot_data, "bot": app.bot}
-    )()
+    context = type("Context", (), {"error": RuntimeError("boom"), "bot_data": app.bot_data, "bot": app.bot})()
     await errors.on_error(None, context)
     await errors.on_error("not an update", context)
     stranger = helpers.user(21, "fr")  # a chat the fake does not know: the apology fails too

@@ -9,11 +9,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot import markup
 from bot import messages as m
-from bot.dialogue import DialogueCore
-from bot.markup import RTL_MARK
-from bot.services import Services
-from bot.storage import SQLiteStore, UserState
-from bot.telegram_render import (
+from bot.channels.telegram.render import (
     TEXT_LIMIT,
     is_menu_screen,
     keyboard,
@@ -21,6 +17,10 @@ from bot.telegram_render import (
     send_message,
     without_actions,
 )
+from bot.dialogue import DialogueCore
+from bot.markup import RTL_MARK
+from bot.services import Services
+from bot.storage import SQLiteStore, UserState
 from tests.telegram import helpers
 from tests.telegram.fake_bot_api import (
     FakeBotApi,
@@ -114,9 +114,7 @@ def test_every_real_answer_renders_as_telegram_accepts_it(shared_services: Servi
     checked = 0
     for language in base.catalogue.languages:
         for intent in base.catalogue.intents:
-            reply = core.handle_action(
-                UserState(f"u-{language}", language), m.intent_action(intent)
-            )
+            reply = core.handle_action(UserState(f"u-{language}", language), m.intent_action(intent))
             for outgoing in reply.messages:
                 rendered = render(outgoing)
                 assert rendered.parse_mode == "HTML", (language, intent)
@@ -167,9 +165,7 @@ async def test_refused_html_is_sent_again_as_plain_text(
     offline_bot: tuple[Bot, FakeBotApi],
 ) -> None:
     bot, api = offline_bot
-    api.fail_next(
-        "sendMessage", 400, 'Bad Request: can\'t parse entities: Unsupported start tag "x"'
-    )
+    api.fail_next("sendMessage", 400, 'Bad Request: can\'t parse entities: Unsupported start tag "x"')
     sent = await send_message(bot, 7, message("**Important** : voir [le site](https://a.be)"))
     calls = [c for c in api.calls if c.method == "sendMessage"]
     assert [c.status for c in calls] == [400, 200]

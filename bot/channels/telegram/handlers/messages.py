@@ -7,9 +7,9 @@ import logging
 from telegram import Update
 from telegram.ext import ContextTypes
 
+from bot.channels.telegram.handlers import commands, staff
+from bot.channels.telegram.handlers.common import answer, answer_notice, answer_with, get_services, load_state
 from bot.dialogue import N_, DialogueCore
-from bot.handlers import commands, staff
-from bot.handlers.common import answer, answer_notice, answer_with, get_services, load_state
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +44,7 @@ async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await answer_notice(update, context, note, "edited")
 
 
-async def _command_without_entity(
-    name: str, update: Update, context: ContextTypes.DEFAULT_TYPE
-) -> None:
+async def _command_without_entity(name: str, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     for command in commands.USER_COMMANDS:
         if command.name == name:
             await command.callback(update, context)

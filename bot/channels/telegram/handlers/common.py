@@ -8,10 +8,10 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot import messages as m
+from bot.channels.telegram.render import send_reply
 from bot.dialogue import DialogueCore
 from bot.services import Services
 from bot.storage import UserState
-from bot.telegram_render import send_reply
 
 SERVICES_KEY = "services"  # application.bot_data[SERVICES_KEY]: the Services made in post_init
 

@@ -14,8 +14,8 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot import messages as m
-from bot.handlers.common import answer, get_services, load_state
-from bot.telegram_render import (
+from bot.channels.telegram.handlers.common import answer, get_services, load_state
+from bot.channels.telegram.render import (
     combine,
     edit_message,
     is_menu_screen,
@@ -58,9 +58,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await answer(update, context, reply)
 
 
-async def answer_in_private(
-    context: ContextTypes.DEFAULT_TYPE, user_id: int, reply: m.Reply
-) -> None:
+async def answer_in_private(context: ContextTypes.DEFAULT_TYPE, user_id: int, reply: m.Reply) -> None:
     """Reply in the private chat (its id is the user id) when the pressed message is unknown."""
     await send_reply(context.bot, user_id, reply)
 

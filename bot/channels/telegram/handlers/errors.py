@@ -9,9 +9,9 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.handlers.common import SERVICES_KEY
+from bot.channels.telegram.handlers.common import SERVICES_KEY
+from bot.channels.telegram.render import send_reply
 from bot.services import Services
-from bot.telegram_render import send_reply
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot import messages as m
+from bot.channels.telegram.handlers.common import answer, get_services
 from bot.content import LoadReport
 from bot.dialogue import N_
-from bot.handlers.common import answer, get_services
 from bot.services import Services
 from bot.storage import Counter
 
@@ -106,8 +106,11 @@ def stats_summary(counters: list[Counter]) -> str:
         f"Answers opened with buttons: {totals['button']}",
         f"Feedback: 👍 {totals['feedback_up']}  👎 {totals['feedback_down']}",
     ]
-    others = {k: v for k, v in sorted(totals.items()) if k not in
-              {"question", "fallback", "button", "feedback_up", "feedback_down"}}
+    others = {
+        k: v
+        for k, v in sorted(totals.items())
+        if k not in {"question", "fallback", "button", "feedback_up", "feedback_down"}
+    }
     if others:
         lines.append("Other: " + ", ".join(f"{name} {count}" for name, count in others.items()))
     if per_language:
@@ -119,8 +122,9 @@ def stats_summary(counters: list[Counter]) -> str:
             lines.append(f"- {language}: {asked}, {fallback_rate}, {metrics['button']}")
     if per_intent:
         lines += ["", "**Per intent** (questions and buttons):"]
-        lines += [f"- {intent}: {count}" for intent, count in
-                  sorted(per_intent.items(), key=lambda item: (-item[1], item[0]))]
+        lines += [
+            f"- {intent}: {count}" for intent, count in sorted(per_intent.items(), key=lambda item: (-item[1], item[0]))
+        ]
     if feedback:
         lines += ["", "**Feedback per intent** (👍 / 👎):"]
         lines += [f"- {intent}: {up} / {down}" for intent, (up, down) in sorted(feedback.items())]

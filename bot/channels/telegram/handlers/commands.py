@@ -12,8 +12,15 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot import messages as m
+from bot.channels.telegram.handlers.common import (
+    answer,
+    answer_notice,
+    answer_with,
+    get_services,
+    language_hint,
+    load_state,
+)
 from bot.dialogue import N_, DialogueCore
-from bot.handlers.common import answer, answer_notice, answer_with, get_services, language_hint, load_state
 
 logger = logging.getLogger(__name__)
 

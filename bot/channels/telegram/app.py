@@ -36,17 +36,15 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.handlers import buttons, commands, errors, messages, staff
-from bot.handlers.common import SERVICES_KEY
+from bot.channels.telegram.handlers import buttons, commands, errors, messages, staff
+from bot.channels.telegram.handlers.common import SERVICES_KEY
 from bot.i18n import endonym, is_rtl
 from bot.services import Services, create_services
 from bot.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
 
-TelegramApp = Application[
-    ExtBot[int], ContextTypes.DEFAULT_TYPE, dict[Any, Any], dict[Any, Any], dict[Any, Any], None
-]
+TelegramApp = Application[ExtBot[int], ContextTypes.DEFAULT_TYPE, dict[Any, Any], dict[Any, Any], dict[Any, Any], None]
 ServicesFactory = Callable[[Settings], Awaitable[Services]]
 
 ALLOWED_UPDATES: Final = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
@@ -59,9 +57,19 @@ WATCHER_KEY: Final = "content_watcher"  # application.bot_data key of the conten
 # The non-text messages that get "I can only read text" (service messages such as "user joined"
 # are not listed: they need no answer).
 NON_TEXT = (
-    filters.PHOTO | filters.VOICE | filters.AUDIO | filters.VIDEO | filters.VIDEO_NOTE
-    | filters.ANIMATION | filters.Sticker.ALL | filters.Document.ALL | filters.LOCATION
-    | filters.VENUE | filters.CONTACT | filters.POLL | filters.Dice.ALL
+    filters.PHOTO
+    | filters.VOICE
+    | filters.AUDIO
+    | filters.VIDEO
+    | filters.VIDEO_NOTE
+    | filters.ANIMATION
+    | filters.Sticker.ALL
+    | filters.Document.ALL
+    | filters.LOCATION
+    | filters.VENUE
+    | filters.CONTACT
+    | filters.POLL
+    | filters.Dice.ALL
 )
 
 
@@ -190,9 +198,7 @@ async def set_commands(application: TelegramApp, services: Services) -> None:
     def listing(language: str, extra: dict[str, str] | None = None) -> list[BotCommand]:
         described = [(c.name, c.description) for c in commands.USER_COMMANDS]
         described += list((extra or {}).items())
-        return [
-            BotCommand(name, translations.gettext(language, text)[:256]) for name, text in described
-        ]
+        return [BotCommand(name, translations.gettext(language, text)[:256]) for name, text in described]
 
     default = settings.default_language
     menus = [application.bot.set_my_commands(listing(default))]
@@ -218,7 +224,8 @@ async def set_commands(application: TelegramApp, services: Services) -> None:
     if failed_staff:
         logger.info(
             "Staff command menu not set in %d chat(s) (%s): normal until they write to the bot",
-            len(failed_staff), failed_staff[0],
+            len(failed_staff),
+            failed_staff[0],
         )
 
 
@@ -232,7 +239,9 @@ async def watch_content(services: Services, interval: float) -> None:
             report = await staff.reload_content(services)
             logger.info(
                 "Answer files changed: %d answers, %d error(s), %d file(s) kept at last good",
-                len(services.content.answers()), len(report.errors), len(report.kept_last_good),
+                len(services.content.answers()),
+                len(report.errors),
+                len(report.kept_last_good),
             )
         except Exception:
             logger.exception("Content reload failed; trying again in %s s", interval)
@@ -307,9 +316,7 @@ def run_telegram(settings: Settings) -> None:
         asyncio.run(_run(settings))
     except InvalidToken:
         # PTB's message for this error contains the token: never print it.
-        raise SystemExit(
-            "newcomer-bot: Telegram refused TELEGRAM_BOT_TOKEN (check it with @BotFather)"
-        ) from None
+        raise SystemExit("newcomer-bot: Telegram refused TELEGRAM_BOT_TOKEN (check it with @BotFather)") from None
     except NetworkError as exc:  # only at start-up: once running, PTB retries on its own
         raise SystemExit(
             f"newcomer-bot: cannot reach the Bot API ({exc}); check TELEGRAM_BASE_URL, the network"

@@ -1,0 +1,1 @@
+"""Telegram update handlers, split by concern; ``bot.channels.telegram.app`` registers them in order."""

@@ -1,1 +1,0 @@
-"""Telegram update handlers, split by concern; ``bot.telegram_app`` registers them in order."""
