@@ -9,6 +9,8 @@ ACTION_MENU = "menu"
 ACTION_HUMAN = "human"
 ACTION_LANGUAGES = "langs"
 ACTION_FORGET_CONFIRM = "forget:yes"
+ACTION_COUNSELLOR = "counsellor"  # open the hand-off consent (office card)
+ACTION_ERASE_CHAT = "erase"  # "Delete this chat" (safety and privacy answers, after /forget)
 
 
 def language_action(language: str) -> str:

@@ -29,6 +29,9 @@ class Settings:
     webhook_port: int = 8443
     webhook_secret: str | None = field(default=None, repr=False)
     staff_user_ids: frozenset[int] = frozenset()
+    staff_chat_id: int | None = None
+    female_counsellor_ids: frozenset[int] = frozenset()
+    handoff_retention_hours: int = 72
 
     content_dir: Path = PROJECT_ROOT / "responses"
     content_city: str = "brussels"
@@ -79,9 +82,10 @@ class Settings:
                 webhook_listen=text("WEBHOOK_LISTEN", defaults.webhook_listen) or "",
                 webhook_port=int(text("WEBHOOK_PORT", str(defaults.webhook_port)) or 0),
                 webhook_secret=text("WEBHOOK_SECRET", None),
-                staff_user_ids=frozenset(
-                    int(part) for part in (text("STAFF_USER_IDS", "") or "").replace(",", " ").split()
-                ),
+                staff_user_ids=_ids(text("STAFF_USER_IDS", "")),
+                staff_chat_id=int(text("STAFF_CHAT_ID", "") or 0) or None,
+                female_counsellor_ids=_ids(text("FEMALE_COUNSELLOR_IDS", "")),
+                handoff_retention_hours=int(text("HANDOFF_RETENTION_HOURS", "72") or 0),
                 content_dir=path("CONTENT_DIR", defaults.content_dir),
                 content_city=text("CONTENT_CITY", defaults.content_city) or "",
                 content_reload_seconds=float(text("CONTENT_RELOAD_SECONDS", "5") or 0),
@@ -113,12 +117,19 @@ class Settings:
             raise SettingsError(f"NLU_BACKEND must be 'embedded' or 'rasa', not {self.nlu_backend!r}")
         if self.webhook_url and not self.webhook_secret:
             raise SettingsError("WEBHOOK_SECRET is required when WEBHOOK_URL is set")
+        if self.handoff_retention_hours < 0:
+            raise SettingsError("HANDOFF_RETENTION_HOURS must not be negative")
         return self
 
     @property
     def city_content_dir(self) -> Path:
         """``responses/<city>``."""
         return self.content_dir / self.content_city
+
+
+def _ids(raw: str | None) -> frozenset[int]:
+    """Comma- or space-separated Telegram ids."""
+    return frozenset(int(part) for part in (raw or "").replace(",", " ").split())
 
 
 def _flag(values: Mapping[str, str], name: str, default: bool) -> bool:

@@ -9,6 +9,12 @@ on what the bot sent. It is strict where Telegram is strict: HTML must parse, te
 
 Failures can be injected: ``fail_next("sendMessage", 429, retry_after=1)``.
 
+The staff side of the live hand-off is here too: a forum supergroup (``add_forum``) whose topics
+the bot creates and closes (``createForumTopic``, ``closeForumTopic``; a counsellor can delete one
+with ``delete_topic``), counsellors writing in a topic (``staff_message``), ``copyMessage`` between
+chats, and ``deleteMessage(s)`` with Telegram's 48-hour limit measured on ``clock`` (injectable).
+A user who blocked the bot (``block``) makes every send to her chat fail with 403.
+
 ``FakeBotRequest`` serves the same logic in memory (no HTTP) for fast unit tests. Run this file
 to get a standalone server: ``python -m tests.telegram.fake_bot_api --port 8081``.
 """
@@ -59,8 +65,12 @@ _STRING_PARAMS = frozenset(
         "ip_address",
         "business_connection_id",
         "message_effect_id",
+        "icon_custom_emoji_id",
     }
 )
+DELETE_WINDOW_SECONDS = 48 * 3600
+# Content a copy keeps (copyMessage copies content, not the sender or the forward header).
+_COPIED_FIELDS = ("text", "entities", "photo", "document", "voice", "audio", "video", "caption", "caption_entities")
 _COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
 _TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9-]*)(?:\s[^<>]*)?>")
 _ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
@@ -140,6 +150,15 @@ class _Chat:
     messages: dict[int, JSONDict] = field(default_factory=dict)  # message_id -> current version
 
 
+@dataclass
+class Topic:
+    """A forum topic in the fake staff group."""
+
+    name: str
+    closed: bool = False
+    deleted: bool = False
+
+
 class FakeBotApi:
     """The fake server: Bot API methods, the user's side (sending updates), and call records."""
 
@@ -165,6 +184,10 @@ class FakeBotApi:
         self._activity: asyncio.Event | None = None
         self._closing = False
         self._runner: web.AppRunner | None = None
+        self.clock: Callable[[], float] = time.time  # message dates and the 48-hour delete limit
+        self.topics: dict[tuple[int, int], Topic] = {}
+        self.deleted: dict[int, list[int]] = defaultdict(list)  # chat id -> ids deleted, in order
+        self._blocked: set[int] = set()
 
     # ----- server --------------------------------------------------------------------------------
 
@@ -316,10 +339,79 @@ class FakeBotApi:
 
     async def _m_sendmessage(self, params: JSONDict) -> JSONDict:
         chat = self._chat(params.get("chat_id"))
+        self._check_reachable(chat, params.get("message_thread_id"))
         text, entities = self._parse_text(params)
         markup = _check_keyboard(params.get("reply_markup"))
         message = self._bot_message(chat, text, entities, markup)
+        self._place_in_topic(message, params.get("message_thread_id"))
         return copy.deepcopy(message)
+
+    async def _m_copymessage(self, params: JSONDict) -> JSONDict:
+        source = self._chat(params.get("from_chat_id"))
+        original = source.messages.get(int(params.get("message_id") or 0))
+        if original is None:
+            raise bad_request("message to copy not found")
+        target = self._chat(params.get("chat_id"))
+        self._check_reachable(target, params.get("message_thread_id"))
+        copied: JSONDict = {
+            "message_id": self._new_message_id(target.payload["id"]),
+            "from": self.me,
+            "chat": target.payload,
+            "date": int(self.clock()),
+            **{key: copy.deepcopy(original[key]) for key in _COPIED_FIELDS if key in original},
+        }
+        self._place_in_topic(copied, params.get("message_thread_id"))
+        target.messages[copied["message_id"]] = copied
+        return {"message_id": copied["message_id"]}
+
+    async def _m_createforumtopic(self, params: JSONDict) -> JSONDict:
+        chat = self._chat(params.get("chat_id"))
+        if not chat.payload.get("is_forum"):
+            raise bad_request("the chat is not a forum")
+        name = str(params.get("name", ""))
+        if not 1 <= len(name) <= 128:
+            raise bad_request("TOPIC_NAME_INVALID")
+        chat_id = chat.payload["id"]
+        thread_id = self._new_message_id(chat_id)  # a topic's id is its creation message's id
+        chat.messages[thread_id] = {
+            "message_id": thread_id,
+            "from": self.me,
+            "chat": chat.payload,
+            "date": int(self.clock()),
+            "message_thread_id": thread_id,
+            "is_topic_message": True,
+            "forum_topic_created": {"name": name, "icon_color": 7322096},
+        }
+        self.topics[(chat_id, thread_id)] = Topic(name)
+        return {"message_thread_id": thread_id, "name": name, "icon_color": 7322096}
+
+    async def _m_closeforumtopic(self, params: JSONDict) -> bool:
+        topic = self._topic(params.get("chat_id"), params.get("message_thread_id"))
+        if topic.closed:
+            raise bad_request("TOPIC_NOT_MODIFIED")
+        topic.closed = True
+        return True
+
+    async def _m_deletemessage(self, params: JSONDict) -> bool:
+        chat = self._chat(params.get("chat_id"))
+        message_id = int(params.get("message_id") or 0)
+        if message_id not in chat.messages:
+            raise bad_request("message to delete not found")
+        if not self._deletable(chat.messages[message_id]):
+            raise bad_request("message can't be deleted for everyone")
+        self._delete(chat, message_id)
+        return True
+
+    async def _m_deletemessages(self, params: JSONDict) -> bool:
+        chat = self._chat(params.get("chat_id"))
+        ids = params.get("message_ids")
+        if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
+            raise bad_request("message_ids must be a list of 1-100 message identifiers")
+        for message_id in ids:  # messages that cannot be found or deleted are skipped, as Telegram does
+            message = chat.messages.get(int(message_id))
+            if message is not None and self._deletable(message):
+                self._delete(chat, int(message_id))
+        return True
 
     async def _m_editmessagetext(self, params: JSONDict) -> JSONDict:
         _chat, message = self._own_message(params)
@@ -423,6 +515,7 @@ class FakeBotApi:
             message = helpers.text_message(sender, content["text"], message_id)
         else:
             message = helpers.message(sender, message_id, **content)
+        message["date"] = int(self.clock())
         self._chats[chat_id].messages[message_id] = message
         self.push_update(message=message)
         return message
@@ -452,6 +545,52 @@ class FakeBotApi:
                 self.press(sender, on_message, data)
                 return data
         raise AssertionError(f"no button with {label_part!r} in {buttons(self.current(on_message))}")
+
+    def add_forum(self, chat_id: int, title: str = "Counsellors") -> JSONDict:
+        """A supergroup with topics (the staff group); returns its chat JSON."""
+        chat: JSONDict = {"id": chat_id, "type": "supergroup", "title": title, "is_forum": True}
+        self._chats[chat_id] = _Chat(chat)
+        return chat
+
+    def staff_message(self, sender: JSONDict, chat_id: int, thread_id: int | None, **content: Any) -> JSONDict:
+        """A counsellor writes in a topic (``thread_id``) of the staff group (``text=``, ``photo=``…)."""
+        chat = self._chats[chat_id]
+        message: JSONDict = {
+            "message_id": self._new_message_id(chat_id),
+            "from": sender,
+            "chat": chat.payload,
+            "date": int(self.clock()),
+            **content,
+        }
+        if "text" in content and str(content["text"]).startswith("/"):
+            length = len(str(content["text"]).split(maxsplit=1)[0])
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        self._place_in_topic(message, thread_id)
+        chat.messages[message["message_id"]] = message
+        self.push_update(message=message)
+        return message
+
+    def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """A counsellor deletes a topic."""
+        self.topics[(chat_id, thread_id)].deleted = True
+
+    def block(self, user_id: int) -> None:
+        """The user blocks the bot."""
+        self._blocked.add(user_id)
+
+    def topic_messages(self, chat_id: int, thread_id: int) -> list[JSONDict]:
+        """The messages in a topic, oldest first (without the creation message)."""
+        chat = self._chats[chat_id]
+        return [
+            message
+            for _, message in sorted(chat.messages.items())
+            if message.get("message_thread_id") == thread_id and "forum_topic_created" not in message
+        ]
+
+    def chat_messages(self, chat_id: int) -> list[JSONDict]:
+        """Every message still in a chat (both sides), oldest first."""
+        chat = self._chats.get(chat_id)
+        return [message for _, message in sorted(chat.messages.items())] if chat else []
 
     def fail_next(
         self,
@@ -552,6 +691,31 @@ class FakeBotApi:
         except (KeyError, TypeError, ValueError):
             raise bad_request("chat not found") from None
 
+    def _topic(self, chat_id: Any, thread_id: Any) -> Topic:
+        chat = self._chat(chat_id)
+        topic = self.topics.get((chat.payload["id"], int(thread_id or 0)))
+        if topic is None or topic.deleted:
+            raise bad_request("message thread not found")
+        return topic
+
+    def _check_reachable(self, chat: _Chat, thread_id: Any) -> None:
+        if chat.payload["id"] in self._blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if thread_id is not None and self._topic(chat.payload["id"], thread_id).closed:
+            raise bad_request("TOPIC_CLOSED")
+
+    def _place_in_topic(self, message: JSONDict, thread_id: Any) -> None:
+        if thread_id is not None:
+            message["message_thread_id"] = int(thread_id)
+            message["is_topic_message"] = True
+
+    def _deletable(self, message: JSONDict) -> bool:
+        return self.clock() - int(message["date"]) < DELETE_WINDOW_SECONDS
+
+    def _delete(self, chat: _Chat, message_id: int) -> None:
+        del chat.messages[message_id]
+        self.deleted[chat.payload["id"]].append(message_id)
+
     def _new_message_id(self, chat_id: int) -> int:
         return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
 
@@ -561,7 +725,7 @@ class FakeBotApi:
             "message_id": self._new_message_id(chat_id),
             "from": self.me,
             "chat": chat.payload,
-            "date": int(time.time()),
+            "date": int(self.clock()),
         }
         _set_content(message, text, entities, markup)
         chat.messages[message["message_id"]] = message

@@ -36,8 +36,9 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.channels.telegram.handlers import buttons, commands, errors, messages, staff
+from bot.channels.telegram.handlers import buttons, commands, errors, handoff, messages, staff
 from bot.channels.telegram.handlers.common import SERVICES_KEY
+from bot.channels.telegram.message_log import MessageIdRecorder
 from bot.i18n import endonym, is_rtl
 from bot.services import Services, create_services
 from bot.settings import Settings, SettingsError
@@ -132,10 +133,15 @@ def build_application(
     """
     if not settings.telegram_bot_token:
         raise SettingsError("TELEGRAM_BOT_TOKEN is not set")
+    # Every request passes the rate limiter: the recorder there sees the ids of the bot's messages
+    # in private chats, for "Delete this chat".
+    recorder = MessageIdRecorder(rate_limiter or AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+    handoff_channel = handoff.HandoffChannel(settings, recorder)
 
     async def post_init(application: TelegramApp) -> None:
         services = await services_factory(settings)
         application.bot_data[SERVICES_KEY] = services
+        await handoff_channel.start(services)
         await asyncio.to_thread(_warm_up, services)
         await set_commands(application, services)
         if settings.content_reload_seconds > 0:
@@ -148,7 +154,7 @@ def build_application(
         .token(settings.telegram_bot_token)
         .base_url(settings.telegram_base_url)
         .job_queue(None)
-        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        .rate_limiter(recorder)
         .concurrent_updates(update_processor or PerChatUpdateProcessor())
         .post_init(post_init)
         .post_shutdown(post_shutdown)
@@ -161,6 +167,10 @@ def build_application(
         builder = builder.updater(None)  # updates arrive on our own aiohttp server instead
     application = builder.build()
     register_handlers(application, settings.staff_user_ids)
+    # The hand-off and erase handlers sit in groups around these (group 0): -2 records message
+    # ids, -1 relays the messages of open conversations and the staff group before the core can
+    # answer them, 1 offers "Delete this chat" after the core confirmed /forget.
+    handoff.register(application, handoff_channel)
     return application
 
 
@@ -254,6 +264,9 @@ async def post_shutdown(application: TelegramApp) -> None:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
+    handoff_channel = application.bot_data.get(handoff.HANDOFF_KEY)
+    if isinstance(handoff_channel, handoff.HandoffChannel):
+        await handoff_channel.stop()
     services = application.bot_data.pop(SERVICES_KEY, None)
     if isinstance(services, Services):
         await services.close()
