@@ -22,6 +22,9 @@ from bot.i18n import Translations, Translator, is_rtl
 logger = logging.getLogger(__name__)
 
 DELETE_WINDOW: Final = dt.timedelta(hours=48)  # the Bot API's limit for deleting messages
+# deleteMessages skips what it cannot delete without saying so: ids this close to the limit are
+# counted as not deletable rather than claimed deleted.
+SAFETY_MARGIN: Final = dt.timedelta(minutes=10)
 ACTION_ERASE_CONFIRM: Final = "erase:yes"
 
 
@@ -73,23 +76,25 @@ class EraseService:
     def plan(self, chat_id: int) -> ErasePlan:
         """What can be deleted now: the ids of the last 48 hours; older ones are only counted."""
         self.expire()
-        since = (self.clock() - DELETE_WINDOW).timestamp()
-        return ErasePlan(chat_id, tuple(self.store.message_ids(chat_id, since)), self.store.older_count(chat_id))
+        since = (self.clock() - DELETE_WINDOW + SAFETY_MARGIN).timestamp()
+        deletable = self.store.message_ids(chat_id, since)
+        borderline = len(self.store.message_ids(chat_id, 0)) - len(deletable)
+        return ErasePlan(chat_id, tuple(deletable), self.store.older_count(chat_id) + borderline)
 
     def finish(self, plan: ErasePlan, failed: int, language: str) -> m.Reply:
         """Forget the ids, and tell the user what was deleted, what not, and how to delete the rest."""
-        self.store.remove_message_ids(plan.chat_id, plan.message_ids)
+        self.store.remove_message_ids(plan.chat_id, self.store.message_ids(plan.chat_id, 0))
         self.store.clear_older_count(plan.chat_id)
         deleted = len(plan.message_ids) - failed
         logger.info("Chat erased: %d message(s) deleted, %d could not be", deleted, failed + plan.too_old)
         _ = self._t(language)
-        lines = [_("I deleted {count} messages of this chat.").format(count=deleted)]
+        lines = [_("Messages deleted: {count}.").format(count=deleted)]
         not_deleted = failed + plan.too_old
         if not_deleted:
             lines.append(
                 _(
-                    "{count} messages are older than 48 hours or could not be deleted: "
-                    "Telegram does not let me delete them."
+                    "Messages I could not delete (older than 48 hours, or refused by Telegram): {count}. "
+                    "They are still in this chat."
                 ).format(count=not_deleted)
             )
         lines.append(

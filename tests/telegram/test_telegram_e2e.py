@@ -248,15 +248,16 @@ async def test_forget_asks_then_deletes(
         question = (await fake_api.wait_for_sent(uid, 3))[2]
         assert [data for _, data in buttons(question)] == ["forget:yes", "menu"]
         fake_api.press_button(amina, question, "Yes")
-        done = (await fake_api.wait_for_sent(uid, 4))[3]
+        done, erase_offer = (await fake_api.wait_for_sent(uid, 5))[3:5]
         await fake_api.wait_for_call("editMessageReplyMarkup")
         fake_api.send_text(amina, "/forget")
-        again = (await fake_api.wait_for_sent(uid, 5))[4]
+        again = (await fake_api.wait_for_sent(uid, 6))[5]
         fake_api.press(amina, again, "forget:yes")
-        nothing = (await fake_api.wait_for_sent(uid, 6))[5]
+        nothing = (await fake_api.wait_for_sent(uid, 7))[6]
 
     assert "reply_markup" not in fake_api.current(question)  # the question is settled
     assert done["text"] == "Done: everything I kept about you is deleted."
+    assert [data for _, data in buttons(erase_offer)] == ["erase"]  # the messages on the phone, too
     # Nothing stored any more: the default language (French) again.
     french = shared_services.translations.translator("fr")
     assert nothing["text"] == french("I had nothing stored about you.")
