@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
 
     chat = commands.add_parser("chat", help="chat in the terminal (one message per line when piped)")
     chat.add_argument("--lang", help="language to start in (fr, nl, en, ar, ...)")
+    chat.add_argument("--staff", action="store_true", help="also play the counsellor of the live hand-off (demo)")
     chat.set_defaults(handler=_chat)
 
     parse = commands.add_parser("parse", help="print the parse result of TEXT as JSON")
@@ -88,10 +89,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     print(
         "TELEGRAM_BOT_TOKEN is not set: starting the terminal chat (same answers as on Telegram).\n"
-        "Type a question, a button number, /menu, /language or /quit.",
+        "Type a question, a button number, /menu, /language or /quit.\n"
+        "Counsellor demo: /counsellor asks for one; then a line starting with @ is the counsellor's reply.",
         file=sys.stderr,
     )
-    return _chat(argparse.Namespace(lang=None), settings)
+    return _chat(argparse.Namespace(lang=None, staff=True), settings)
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
@@ -104,7 +106,7 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
             if args.lang and args.lang not in services.catalogue.languages:
                 languages = ", ".join(services.catalogue.languages)
                 raise SystemExit(f"newcomer-bot: unknown language {args.lang!r} (one of {languages})")
-            await run_chat(services, args.lang)
+            await run_chat(services, args.lang, staff=args.staff)
         finally:
             await services.close()
 

@@ -1,0 +1,28 @@
+"""The terminal plays both sides of the live hand-off (``chat --staff``), for a demo without Telegram."""
+
+from __future__ import annotations
+
+from tests.test_cli import run_cli
+
+
+def test_staff_terminal_relays_both_ways_and_closes() -> None:
+    lines = ["/counsellor", "1", "I lost my residence card", "and my passport", "@Hello, come on Tuesday", "@/close"]
+    result = run_cli("chat", "--lang", "en", "--staff", stdin="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "What is shared" in out and "[1] Yes, write to a counsellor" in out
+    assert "[counsellors] new topic «" in out and " · en»" in out
+    assert "Your case code is" in out
+    # The user's messages reach the counsellors' view; the bot does not answer them itself (one notice).
+    assert "[counsellors] user: I lost my residence card" in out
+    assert "[counsellors] user: and my passport" in out
+    assert out.count("Your messages go to the counsellor") == 1
+    assert "residence permit" not in out.lower()
+    assert "[counsellor] Hello, come on Tuesday" in out
+    assert "The counsellor has ended the conversation." in out and "closed. (topic closed)" in out
+
+
+def test_without_staff_the_terminal_has_no_counsellor_side() -> None:
+    result = run_cli("chat", "--lang", "en", stdin="@hello\n")
+    assert result.returncode == 0, result.stderr
+    assert "[counsellor]" not in result.stdout
