@@ -166,9 +166,11 @@ async def test_round_trip_user_topic_counsellor_user(
     assert all(m["from"]["id"] == helpers.BOT_ID for m in relayed)  # copies: the user's name is not shown
     # The bot did not answer the user's messages itself: one notice, once.
     assert len(only_notice) == 1
-    assert visible(only_notice[0]).startswith(
-        gettext(shared_services, language, "Your messages go to the counsellor;")[:20]
+    notice = (
+        "Your messages go to the counsellor; I do not answer them myself while you talk. "
+        "The menu still works. To finish, use /end."
     )
+    assert visible(only_notice[0]) == gettext(shared_services, language, notice) != notice
     # The counsellor's reply reached the user as the bot's message, without the counsellor's name.
     copies = [m for m in fake_api.bot_messages(uid) if m.get("text") == "Bonjour, passez mardi au bureau."]
     assert len(copies) == 1 and "document" in fake_api.bot_messages(uid)[-2]
