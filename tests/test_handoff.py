@@ -215,3 +215,21 @@ def test_erase_asks_before_deleting(handoff_store: HandoffStore, translations: T
     erase = EraseService(handoff_store, translations)
     assert actions(erase.offer("fr")) == [ACTION_ERASE_CONFIRM, m.ACTION_MENU]
     assert actions(erase.offer_after_forget("fr")) == [m.ACTION_ERASE_CHAT]
+
+
+def test_handoff_settings_are_read_from_the_environment() -> None:
+    from bot.settings import Settings, SettingsError
+
+    settings = Settings.from_env(
+        environ={"STAFF_CHAT_ID": "-1001234", "FEMALE_COUNSELLOR_IDS": "7, 8", "HANDOFF_RETENTION_HOURS": "24"}
+    )
+    assert (settings.staff_chat_id, settings.female_counsellor_ids) == (-1001234, frozenset({7, 8}))
+    assert settings.handoff_retention_hours == 24
+    defaults = Settings.from_env(environ={})
+    assert (defaults.staff_chat_id, defaults.female_counsellor_ids, defaults.handoff_retention_hours) == (
+        None,
+        frozenset(),
+        72,
+    )
+    with pytest.raises(SettingsError):
+        Settings.from_env(environ={"HANDOFF_RETENTION_HOURS": "-1"})
