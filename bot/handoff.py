@@ -39,6 +39,9 @@ END_PREFIX: Final = "ho:end:"  # + case code
 CASE_ALPHABET: Final = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud on the phone
 CASE_CODE_LENGTH: Final = 6
 TOPIC_NAME_LIMIT: Final = 128  # Telegram's limit for a forum topic name
+# The question that led to the hand-off is posted in the topic only if it is this recent: an old
+# message is not "the last question" any more, and may be something the user no longer means to share.
+LAST_QUESTION_MAX_AGE: Final = dt.timedelta(minutes=30)
 WOMAN_MARK: Final = "♀"
 
 
@@ -130,7 +133,7 @@ class HandoffService:
         lines = [
             _("I can pass you to a counsellor of the reception office, here in this chat."),
             _(
-                "What is shared: the messages you send from now on, your language and the topic. "
+                "What is shared: your last question, the messages you send from now on, your language and the topic. "
                 "Not your name or username, unless you choose so."
             ),
             _(
@@ -196,6 +199,12 @@ class HandoffService:
             user_reply=self._opened_reply(language, conversation, now),
             suggested_counsellors=suggested,
         )
+
+    def shares_last_question(self, asked_at: float | None) -> bool:
+        """Whether the user's last question (asked at Unix time ``asked_at``) goes into the new topic."""
+        if asked_at is None:
+            return False
+        return self.clock() - dt.datetime.fromtimestamp(asked_at, dt.UTC) <= LAST_QUESTION_MAX_AGE
 
     def attach_topic(self, user_key: str, topic_id: int) -> Conversation | None:
         """Record the forum topic the channel created for the user's open conversation."""

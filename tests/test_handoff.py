@@ -65,7 +65,7 @@ def open_conversation(
 
 def test_offer_says_what_is_shared_and_for_how_long(service: ho.HandoffService) -> None:
     reply = service.offer("1001", "en")
-    assert "72 hours" in text(reply) and "Not your name" in text(reply)
+    assert "72 hours" in text(reply) and "your last question" in text(reply) and "Not your name" in text(reply)
     assert actions(reply) == [ho.ACTION_CONSENT, ho.ACTION_CONSENT_WOMAN, ho.ACTION_CONSENT_NAME, ho.ACTION_DECLINE]
     assert service.store.by_user("1001") is None  # nothing stored before consent
 
@@ -121,6 +121,14 @@ def test_out_of_hours_the_user_is_told_when_the_office_opens(
     assert "out of office hours" in opening.staff_intro
     clock.now = START.replace(hour=10)
     assert "closed" not in text(service.offer("1002", "en"))
+
+
+def test_the_last_question_is_shared_only_when_recent(service: ho.HandoffService, clock: FakeClock) -> None:
+    asked = clock().timestamp()
+    assert service.shares_last_question(asked)
+    clock.advance(minutes=31)
+    assert not service.shares_last_question(asked)
+    assert not service.shares_last_question(None)
 
 
 def test_user_messages_are_routed_with_a_notice_once(service: ho.HandoffService) -> None:

@@ -6,13 +6,22 @@ from tests.test_cli import run_cli
 
 
 def test_staff_terminal_relays_both_ways_and_closes() -> None:
-    lines = ["/counsellor", "1", "I lost my residence card", "and my passport", "@Hello, come on Tuesday", "@/close"]
+    lines = [
+        "where do I register my address",
+        "/counsellor",
+        "1",
+        "I lost my residence card",
+        "and my passport",
+        "@Hello, come on Tuesday",
+        "@/close",
+    ]
     result = run_cli("chat", "--lang", "en", "--staff", stdin="\n".join(lines) + "\n")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "What is shared" in out and "[1] Yes, write to a counsellor" in out
-    assert "[counsellors] new topic «" in out and " · en»" in out
+    assert "[counsellors] new topic «" in out and " · en · " in out  # the topic of the last question
     assert "Your case code is" in out
+    assert "[counsellors] user (last question): where do I register my address" in out
     # The user's messages reach the counsellors' view; the bot does not answer them itself (one notice).
     assert "[counsellors] user: I lost my residence card" in out
     assert "[counsellors] user: and my passport" in out

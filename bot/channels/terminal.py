@@ -44,6 +44,7 @@ class TerminalChat:
         self.state = UserState(TERMINAL_USER)
         self.handoff = handoff  # None: no counsellor side in this terminal
         self._actions: list[str] = []
+        self._last_question: str | None = None  # memory only: posted in the topic when one opens
 
     async def handle_line(self, line: str) -> bool:
         """Process one input line; False when the user wants to stop."""
@@ -103,6 +104,9 @@ class TerminalChat:
                 return result
             handoff.attach_topic(TERMINAL_USER, TERMINAL_TOPIC)
             self._staff_view(f"new topic «{result.topic_name}»\n{result.staff_intro}")
+            if self._last_question is not None:
+                self._staff_view(f"user (last question): {self._last_question}")
+                self._last_question = None
             return result.user_reply
         if action.startswith(ho.END_PREFIX) or action == m.ACTION_FORGET_CONFIRM:
             closing = (
@@ -131,6 +135,7 @@ class TerminalChat:
             return None
         route = handoff.route_user_message(TERMINAL_USER, self._language)
         if route is None:
+            self._last_question = text if text and not text.isdigit() else self._last_question
             return None
         self._staff_view(f"user: {text}")
         return route.notice or m.Reply()

@@ -396,3 +396,27 @@ async def test_erase_deletes_the_last_48_hours_and_says_what_it_could_not(
     assert summary["text"].startswith("Messages deleted: 3.")
     assert "Messages I could not delete (older than 48 hours, or refused by Telegram): 3." in summary["text"]
     assert "press and hold this chat" in summary["text"]
+
+
+async def test_the_question_that_led_here_is_posted_in_the_topic_only_when_recent(
+    fake_api: FakeBotApi, handoff_settings: Settings, run_handoff: RunHandoff, amina: JSONDict, sanne: JSONDict
+) -> None:
+    clock = MovableClock(fake_api)
+
+    def use_clock(channel: HandoffChannel) -> None:
+        channel.clock = clock
+
+    async with run_handoff(handoff_settings, configure=use_clock):
+        for user in (amina, sanne):
+            await choose_language(fake_api, user, "fr")
+            before = len(fake_api.sent(user["id"]))
+            fake_api.send_text(user, "mon propriétaire ne rend pas ma garantie locative")
+            await fake_api.wait_for_sent(user["id"], before + 1)
+        recent_topic, _opened = await open_handoff(fake_api, amina)
+        clock.advance(dt.timedelta(minutes=31))
+        old_topic, _opened = await open_handoff(fake_api, sanne)
+    _intro, question = fake_api.topic_messages(STAFF_CHAT, recent_topic)
+    assert question["text"] == "mon propriétaire ne rend pas ma garantie locative"
+    assert question["from"]["id"] == helpers.BOT_ID
+    assert len(fake_api.topic_messages(STAFF_CHAT, old_topic)) == 1  # only the intro
+    assert " · fr · " in fake_api.topics[(STAFF_CHAT, recent_topic)].name  # with the topic of the question

@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 HANDOFF_KEY: Final = "handoff"  # application.bot_data[HANDOFF_KEY]: the HandoffChannel
 PURGE_INTERVAL_SECONDS: Final = 3600.0
 _FORGET_LANGUAGE: Final = "forget_language"  # chat_data: the language /forget was confirmed in
+# chat_data (memory only, never on disk): (message id, Unix time) of the user's last typed question.
+_LAST_QUESTION: Final = "last_question"
 _BUTTONS: Final = rf"^({m.ACTION_COUNSELLOR}|{m.ACTION_ERASE_CHAT}|{ACTION_ERASE_CONFIRM}|ho:.*)$"
 _TOPIC_GONE: Final = ("thread not found", "topic_deleted", "topic_closed", "topic not found")
 # What a user may send a counsellor (copyMessage copies all of these).
@@ -176,11 +178,15 @@ def _user_language(services: Services, update: Update) -> tuple[str, str] | None
 
 
 async def record_incoming(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Note the id of a user's message in a private chat (never its text), for "Delete this chat"."""
-    message, erase = update.message, get_channel(context).erase
+    """Note the id of a user's message in a private chat (never its text), for "Delete this chat",
+    and, in memory, which one was her last typed question, for the counsellor."""
+    channel = get_channel(context)
+    message, erase = update.message, channel.erase
     if message is None or erase is None or message.chat.type != ChatType.PRIVATE:
         return
     erase.record(message.chat.id, message.message_id)
+    if message.text and command_name(message.text) is None and context.chat_data is not None:
+        context.chat_data[_LAST_QUESTION] = (message.message_id, channel.clock().timestamp())
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -241,7 +247,23 @@ async def _open(update: Update, context: ContextTypes.DEFAULT_TYPE, user_key: st
         await send_reply(context.bot, chat_id, handoff.abort(user_key, language))
         return
     handoff.attach_topic(user_key, topic.message_thread_id)
+    await _post_last_question(context, handoff, chat_id, topic.message_thread_id)
     await send_reply(context.bot, chat_id, result.user_reply)
+
+
+async def _post_last_question(
+    context: ContextTypes.DEFAULT_TYPE, handoff: ho.HandoffService, chat_id: int, topic_id: int
+) -> None:
+    """Copy the question that led here into the new topic, if it is recent (the consent says so)."""
+    last = context.chat_data.pop(_LAST_QUESTION, None) if context.chat_data is not None else None
+    if not isinstance(last, tuple) or not handoff.shares_last_question(last[1]):
+        return
+    staff_chat = get_channel(context).settings.staff_chat_id
+    assert staff_chat is not None
+    try:
+        await context.bot.copy_message(staff_chat, chat_id, last[0], message_thread_id=topic_id)
+    except TelegramError as exc:  # deleted by the user meanwhile: the counsellor will ask
+        logger.info("Could not post the last question in the new topic: %s", exc.message)
 
 
 async def _end(
