@@ -65,6 +65,7 @@ RELAYABLE: Final = (
     | filters.VIDEO
     | filters.VIDEO_NOTE
     | filters.ANIMATION
+    | filters.Sticker.ALL
     | filters.LOCATION
     | filters.CONTACT
 )
