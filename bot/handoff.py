@@ -72,6 +72,7 @@ class HandoffOptions:
     staff_user_ids: frozenset[int] = frozenset()
     female_counsellor_ids: frozenset[int] = frozenset()
     retention_hours: int = 72
+    idle_days: int = 30  # an open conversation nobody wrote in for this long is closed
 
 
 @dataclass(frozen=True)
@@ -330,6 +331,19 @@ class HandoffService:
         logger.info("Hand-off %s ended and deleted by /forget", current.case_code)
         text = f"Case {current.case_code}: the user ended the conversation and asked to delete their data."
         return Closing(replace(current, state="closed"), m.Reply(), text)
+
+    def close_idle(self, language_of: Callable[[str], str]) -> list[Closing]:
+        """Close conversations nobody wrote in for ``idle_days``, so their mapping can expire too."""
+        cutoff = self.clock() - dt.timedelta(days=self.options.idle_days)
+        closings = []
+        for conversation in self.store.open_idle_before(cutoff.timestamp()):
+            language = language_of(conversation.user_key)
+            _ = self._t(language)
+            text = _("The conversation with the counsellor was closed after a long silence. You can ask again.")
+            closed = self._close(conversation)
+            staff_text = f"Case {closed.case_code}: closed after {self.options.idle_days} days without messages."
+            closings.append(Closing(closed, m.Reply([self._message(language, text)]), staff_text))
+        return closings
 
     def purge(self) -> int:
         """Delete mappings of conversations that ended more than ``retention_hours`` ago."""

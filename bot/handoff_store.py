@@ -116,6 +116,15 @@ class HandoffStore:
             cursor = self._db.execute("DELETE FROM handoff WHERE state = 'closed' AND updated_at < ?", (cutoff,))
         return cursor.rowcount
 
+    def open_idle_before(self, cutoff: float) -> list[Conversation]:
+        """Open conversations with no message since ``cutoff``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT user_key FROM handoff WHERE state = 'open' AND updated_at < ?", (cutoff,)
+            ).fetchall()
+        found = [self.by_user(row[0]) for row in rows]
+        return [conversation for conversation in found if conversation is not None]
+
     def open_count(self) -> int:
         """How many conversations are open (for logs and tests)."""
         with self._lock:

@@ -175,6 +175,20 @@ def test_ended_conversations_are_deleted_after_the_retention(service: ho.Handoff
     assert service.store.by_user("1001") is None
 
 
+def test_silent_conversations_are_closed_after_the_idle_days(service: ho.HandoffService, clock: FakeClock) -> None:
+    open_conversation(service, "1001")
+    open_conversation(service, "1002")
+    clock.advance(days=20)
+    service.attach_topic("1002", 56)
+    assert service.route_staff_message(56, sender_id=42, in_staff_chat=False) is not None  # a counsellor writes
+    clock.advance(days=11)
+    closings = service.close_idle(lambda user_key: "en")
+    assert [c.conversation.user_key for c in closings] == ["1001"]
+    assert "long silence" in text(closings[0].user_reply) and "30 days" in closings[0].staff_text
+    assert not service.store.by_user("1001").is_open  # type: ignore[union-attr]
+    assert service.store.by_user("1002").is_open  # type: ignore[union-attr]
+
+
 def test_forget_ends_the_conversation_and_deletes_the_mapping_now(service: ho.HandoffService) -> None:
     open_conversation(service)
     service.attach_topic("1001", 55)

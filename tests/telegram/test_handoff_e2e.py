@@ -420,3 +420,27 @@ async def test_the_question_that_led_here_is_posted_in_the_topic_only_when_recen
     assert question["from"]["id"] == helpers.BOT_ID
     assert len(fake_api.topic_messages(STAFF_CHAT, old_topic)) == 1  # only the intro
     assert " · fr · " in fake_api.topics[(STAFF_CHAT, recent_topic)].name  # with the topic of the question
+
+
+async def test_a_silent_conversation_is_closed_and_both_sides_are_told(
+    fake_api: FakeBotApi, handoff_settings: Settings, run_handoff: RunHandoff, amina: JSONDict
+) -> None:
+    clock = MovableClock(fake_api)
+
+    def use_clock(channel: HandoffChannel) -> None:
+        channel.clock = clock
+
+    async with run_handoff(handoff_settings, configure=use_clock) as application:
+        await choose_language(fake_api, amina, "nl")
+        topic_id, _opened = await open_handoff(fake_api, amina)
+        before = len(fake_api.sent(amina["id"]))
+        channel: HandoffChannel = application.bot_data[HANDOFF_KEY]
+        clock.advance(dt.timedelta(days=29))
+        await channel.close_idle(application.bot, application.bot_data["services"])
+        assert len(fake_api.sent(amina["id"])) == before  # not yet
+        clock.advance(dt.timedelta(days=2))
+        await channel.close_idle(application.bot, application.bot_data["services"])
+        told = (await fake_api.wait_for_sent(amina["id"], before + 1))[-1]
+    assert told["text"] == "Het gesprek met de hulpverlener is gesloten na een lange stilte. U kunt het opnieuw vragen."
+    assert fake_api.topics[(STAFF_CHAT, topic_id)].closed
+    assert "30 days without messages" in fake_api.topic_messages(STAFF_CHAT, topic_id)[-1]["text"]

@@ -141,7 +141,7 @@ def build_application(
     async def post_init(application: TelegramApp) -> None:
         services = await services_factory(settings)
         application.bot_data[SERVICES_KEY] = services
-        await handoff_channel.start(services)
+        await handoff_channel.start(application.bot, services)
         await asyncio.to_thread(_warm_up, services)
         await set_commands(application, services)
         if settings.content_reload_seconds > 0:

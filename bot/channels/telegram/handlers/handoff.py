@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from telegram import Message, Update
+from telegram import Bot, Message, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import (
@@ -85,7 +85,7 @@ class HandoffChannel:
     erase: EraseService | None = None
     _purger: asyncio.Task[None] | None = field(default=None, repr=False)
 
-    async def start(self, services: Services) -> None:
+    async def start(self, bot: Bot, services: Services) -> None:
         """Open the tables (in the state database file) and start the hourly purge."""
         self.store = HandoffStore(self.settings.state_db_path)
         options = ho.HandoffOptions(
@@ -107,7 +107,7 @@ class HandoffChannel:
         if self.recorder is not None:
             self.recorder.on_sent = self.erase.record
         self.purge()
-        self._purger = asyncio.create_task(self._purge_periodically(), name="handoff-purge")
+        self._purger = asyncio.create_task(self._purge_periodically(bot, services), name="handoff-purge")
 
     async def stop(self) -> None:
         """Stop the purge and close the tables."""
@@ -127,10 +127,20 @@ class HandoffChannel:
         conversations, ids = self.handoff.purge(), self.erase.expire()
         logger.debug("Purged %d ended conversation(s) and %d message id(s)", conversations, ids)
 
-    async def _purge_periodically(self) -> None:
+    async def close_idle(self, bot: Bot, services: Services) -> None:
+        """Close silent conversations: a note and the topic closed for the office, a word to the user."""
+        if self.handoff is None:
+            return
+        for closing in self.handoff.close_idle(lambda key: services.core.resolve_language(services.store.load(key))):
+            await close_topic(bot, self.settings, closing)
+            with contextlib.suppress(TelegramError):  # blocked or gone: nothing more to tell
+                await send_reply(bot, int(closing.conversation.user_key), closing.user_reply)
+
+    async def _purge_periodically(self, bot: Bot, services: Services) -> None:
         while True:
             await asyncio.sleep(PURGE_INTERVAL_SECONDS)
             try:
+                await self.close_idle(bot, services)
                 self.purge()
             except Exception:
                 logger.exception("Hand-off purge failed; trying again later")
@@ -407,14 +417,18 @@ async def _send_to_user(context: ContextTypes.DEFAULT_TYPE, conversation: Conver
 
 
 async def _close_topic(context: ContextTypes.DEFAULT_TYPE, closing: ho.Closing) -> None:
+    await close_topic(context.bot, get_channel(context).settings, closing)
+
+
+async def close_topic(bot: Bot, settings: Settings, closing: ho.Closing) -> None:
     """Tell the counsellors in the topic, then close it; a topic already gone is fine."""
-    topic_id, staff_chat = closing.conversation.topic_id, get_channel(context).settings.staff_chat_id
+    topic_id, staff_chat = closing.conversation.topic_id, settings.staff_chat_id
     if topic_id is None or staff_chat is None:
         return
     try:
         if closing.staff_text:
-            await _post_in_topic(context, topic_id, closing.staff_text)
-        await context.bot.close_forum_topic(staff_chat, topic_id)
+            await post_in_topic(bot, staff_chat, topic_id, closing.staff_text)
+        await bot.close_forum_topic(staff_chat, topic_id)
     except TelegramError as exc:
         logger.info("Could not close the forum topic of case %s: %s", closing.conversation.case_code, exc.message)
 
@@ -422,14 +436,18 @@ async def _close_topic(context: ContextTypes.DEFAULT_TYPE, closing: ho.Closing) 
 async def _post_in_topic(
     context: ContextTypes.DEFAULT_TYPE, topic_id: int, text: str, mention_ids: tuple[int, ...] = ()
 ) -> None:
-    """A plain staff note in a topic; ``mention_ids`` are tagged so they get a notification."""
     staff_chat = get_channel(context).settings.staff_chat_id
     assert staff_chat is not None
+    await post_in_topic(context.bot, staff_chat, topic_id, text, mention_ids)
+
+
+async def post_in_topic(bot: Bot, staff_chat: int, topic_id: int, text: str, mention_ids: tuple[int, ...] = ()) -> None:
+    """A plain staff note in a topic; ``mention_ids`` are tagged so they get a notification."""
     body = html.escape(text)
     if mention_ids:
         tags = ", ".join(f'<a href="tg://user?id={user_id}">counsellor {user_id}</a>' for user_id in mention_ids)
         body += "\nSuggested (women counsellors): " + tags
-    await context.bot.send_message(staff_chat, body, parse_mode=ParseMode.HTML, message_thread_id=topic_id)
+    await bot.send_message(staff_chat, body, parse_mode=ParseMode.HTML, message_thread_id=topic_id)
 
 
 def _is_topic_gone(exc: BadRequest) -> bool:
