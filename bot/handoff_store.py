@@ -125,12 +125,6 @@ class HandoffStore:
         found = [self.by_user(row[0]) for row in rows]
         return [conversation for conversation in found if conversation is not None]
 
-    def open_count(self) -> int:
-        """How many conversations are open (for logs and tests)."""
-        with self._lock:
-            row = self._db.execute("SELECT COUNT(*) FROM handoff WHERE state = 'open'").fetchone()
-        return int(row[0])
-
     # ----- message ids for "Delete this chat" ----------------------------------------------------
 
     def add_message_id(self, chat_id: int, message_id: int, at: float) -> None:
