@@ -444,3 +444,13 @@ async def test_a_silent_conversation_is_closed_and_both_sides_are_told(
     assert told["text"] == "Het gesprek met de hulpverlener is gesloten na een lange stilte. U kunt het opnieuw vragen."
     assert fake_api.topics[(STAFF_CHAT, topic_id)].closed
     assert "30 days without messages" in fake_api.topic_messages(STAFF_CHAT, topic_id)[-1]["text"]
+
+
+async def test_without_a_staff_group_the_user_is_told_honestly(
+    fake_api: FakeBotApi, settings: Settings, run_handoff: RunHandoff, amina: JSONDict
+) -> None:
+    async with run_handoff(settings):
+        await choose_language(fake_api, amina, "en")
+        told = await ask_for_counsellor(fake_api, amina)
+    assert told["text"].startswith("Chatting with a counsellor is not available here yet.")
+    assert not fake_api.calls_to("createForumTopic")
