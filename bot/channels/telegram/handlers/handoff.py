@@ -336,6 +336,7 @@ async def before_forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if found is None or context.chat_data is None:
         return
     user_key, language = found
+    context.chat_data.pop(_LAST_QUESTION, None)
     context.chat_data[_FORGET_LANGUAGE] = language
     closing = _services(context)[1].forget(user_key)
     if closing is not None:
