@@ -11,6 +11,7 @@ from bot.content import ContentStore
 from bot.dialogue import CoreOptions, DialogueCore
 from bot.i18n import Translations
 from bot.settings import Settings
+from bot.staff_console.wiring import question_recorder
 from bot.storage import SQLiteStore
 from nlu.embedded import EmbeddedBackend, load_fallback_config, load_or_train
 from nlu.langid import LanguageDetector
@@ -88,5 +89,6 @@ async def create_services(settings: Settings, state_db: str | None = None) -> Se
             retention_days=settings.state_retention_days,
             store_message_texts=settings.store_message_texts,
         ),
+        question_log=question_recorder(settings, in_memory=state_db == ":memory:"),
     )
     return Services(settings, catalogue, translations, content, detector, embedded, nlu, store, core)

@@ -51,6 +51,15 @@ class Settings:
     store_message_texts: bool = False
     log_level: str = "INFO"
 
+    staff_host: str = "127.0.0.1"
+    staff_port: int = 8080
+    staff_users_file: Path = PROJECT_ROOT / "var" / "staff-users.json"
+    staff_audit_log: Path = PROJECT_ROOT / "var" / "staff-audit.jsonl"
+    staff_db_path: Path = PROJECT_ROOT / "var" / "staff.sqlite3"
+    staff_secure_cookies: bool = False
+    keep_missed_questions: bool = False
+    missed_retention_days: int = 30
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
         """Read settings from ``environ`` (default ``os.environ``) over the values in ``env_file``."""
@@ -102,6 +111,14 @@ class Settings:
                 state_retention_days=int(text("STATE_RETENTION_DAYS", "180") or 0),
                 store_message_texts=_flag(values, "STORE_MESSAGE_TEXTS", defaults.store_message_texts),
                 log_level=(text("LOG_LEVEL", "INFO") or "INFO").upper(),
+                staff_host=text("STAFF_HOST", defaults.staff_host) or "",
+                staff_port=int(text("STAFF_PORT", str(defaults.staff_port)) or 0),
+                staff_users_file=path("STAFF_USERS_FILE", defaults.staff_users_file),
+                staff_audit_log=path("STAFF_AUDIT_LOG", defaults.staff_audit_log),
+                staff_db_path=path("STAFF_DB_PATH", defaults.staff_db_path),
+                staff_secure_cookies=_flag(values, "STAFF_SECURE_COOKIES", defaults.staff_secure_cookies),
+                keep_missed_questions=_flag(values, "KEEP_MISSED_QUESTIONS", defaults.keep_missed_questions),
+                missed_retention_days=int(text("MISSED_RETENTION_DAYS", "30") or 0),
             )._validated()
         except ValueError as exc:
             if isinstance(exc, SettingsError):
@@ -113,6 +130,8 @@ class Settings:
             raise SettingsError(f"NLU_BACKEND must be 'embedded' or 'rasa', not {self.nlu_backend!r}")
         if self.webhook_url and not self.webhook_secret:
             raise SettingsError("WEBHOOK_SECRET is required when WEBHOOK_URL is set")
+        if self.staff_users_file.resolve().is_relative_to(self.content_dir.resolve()):
+            raise SettingsError("STAFF_USERS_FILE must be outside CONTENT_DIR (password hashes are not content)")
         return self
 
     @property
