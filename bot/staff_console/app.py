@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 from argon2 import PasswordHasher
@@ -118,6 +117,20 @@ class Console:
 
 
 CONSOLE: web.AppKey[Console] = web.AppKey("console", Console)
+TEMPLATES: web.AppKey[jinja2.Environment] = web.AppKey("templates", jinja2.Environment)
+
+
+@dataclass
+class RequestState:
+    """What the middlewares learn about one request: its session, its user, cookie changes."""
+
+    session: Session | None = None
+    user: StaffUser | None = None
+    set_cookie: bool = False
+    clear_cookie: bool = False
+
+
+STATE: web.RequestKey[RequestState] = web.RequestKey("staff_state", RequestState)
 
 
 def create_app(
@@ -150,15 +163,7 @@ def create_app(
     )
     app = web.Application(middlewares=[_headers, _sessions, _login_required, _csrf])
     app[CONSOLE] = console
-    environment = aiohttp_jinja2.setup(
-        app,
-        loader=jinja2.PackageLoader("bot.staff_console", "templates"),
-        autoescape=jinja2.select_autoescape(default=True),
-        context_processors=[_template_context],
-        undefined=jinja2.StrictUndefined,
-    )
-    environment.filters["endonym"] = endonym
-    environment.globals["is_rtl"] = content_access.is_rtl
+    app[TEMPLATES] = _templates()
     app.router.add_static("/static/", Path(__file__).parent / "static", name="static")
     app.add_routes(views.routes)
     app.on_startup.append(_purge_expired)
@@ -181,14 +186,14 @@ async def _close(app: web.Application) -> None:
 
 def session_of(request: web.Request) -> Session | None:
     """The request's session, if it has one."""
-    session = request.get("session")
-    return session if isinstance(session, Session) else None
+    return request[STATE].session
 
 
 def user_of(request: web.Request) -> StaffUser:
     """The logged-in user (the login middleware guarantees one outside the public pages)."""
-    user = request["user"]
-    assert isinstance(user, StaffUser)
+    user = request[STATE].user
+    if user is None:
+        raise web.HTTPForbidden(text="Please log in.")
     return user
 
 
@@ -199,8 +204,8 @@ def start_session(request: web.Request, user: str | None) -> Session:
     if old is not None:
         console.sessions.end(old.id)
     session = console.sessions.new(user)
-    request["session"] = session
-    request["set_cookie"] = True
+    request[STATE].session = session
+    request[STATE].set_cookie = True
     return session
 
 
@@ -209,8 +214,8 @@ def end_session(request: web.Request) -> None:
     session = session_of(request)
     if session is not None:
         request.app[CONSOLE].sessions.end(session.id)
-    request["session"] = None
-    request["clear_cookie"] = True
+    request[STATE].session = None
+    request[STATE].clear_cookie = True
 
 
 def flash(request: web.Request, message: str) -> None:
@@ -247,13 +252,13 @@ async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse
 @web.middleware
 async def _sessions(request: web.Request, handler: Handler) -> web.StreamResponse:
     console = request.app[CONSOLE]
-    request["session"] = console.sessions.get(request.cookies.get(SESSION_COOKIE))
+    request[STATE] = RequestState(console.sessions.get(request.cookies.get(SESSION_COOKIE)))
 
     def cookies(response: web.StreamResponse) -> None:
         session = session_of(request)
-        if request.get("clear_cookie"):
+        if request[STATE].clear_cookie:
             response.del_cookie(SESSION_COOKIE, path="/")
-        if request.get("set_cookie") and session is not None:
+        if request[STATE].set_cookie and session is not None:
             response.set_cookie(
                 SESSION_COOKIE,
                 session.id,
@@ -276,7 +281,7 @@ async def _login_required(request: web.Request, handler: Handler) -> web.StreamR
         if request.method == "GET":
             raise web.HTTPSeeOther(f"/login?next={request.path_qs}" if request.path != "/" else "/login")
         raise web.HTTPForbidden(text="Your session has ended. Please log in again.")
-    request["user"] = user
+    request[STATE].user = user
     return await handler(request)
 
 
@@ -293,14 +298,31 @@ async def _csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
     return await handler(request)
 
 
-async def _template_context(request: web.Request) -> dict[str, object]:
+def _templates() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("bot.staff_console", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    environment.filters["endonym"] = endonym
+    environment.globals["is_rtl"] = content_access.is_rtl
+    return environment
+
+
+def render(request: web.Request, template: str, context: dict[str, object], status: int = 200) -> web.Response:
+    """An HTML page from a template, with the user, the CSRF token, the cities and notices filled in."""
+    page = request.app[TEMPLATES].get_template(template).render({**_template_context(request), **context})
+    return web.Response(text=page, status=status, content_type="text/html")
+
+
+def _template_context(request: web.Request) -> dict[str, object]:
     console = request.app[CONSOLE]
     session = session_of(request)
-    user = request.get("user")
+    user = request[STATE].user
     notices = list(session.flash) if session is not None else []
     if session is not None:
         session.flash.clear()
-    visible = [city for city in console.cities() if isinstance(user, StaffUser) and user.may_see_city(city)]
+    visible = [city for city in console.cities() if user is not None and user.may_see_city(city)]
     return {
         "user": user,
         "csrf_token": session.csrf_token if session is not None else "",

@@ -8,12 +8,20 @@ from collections import Counter, defaultdict
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from bot.staff_console import charts, content_access, editing
 from bot.staff_console.accounts import ROLES, AccountError, StaffUser
-from bot.staff_console.app import CONSOLE, Console, end_session, flash, session_of, start_session, user_of
+from bot.staff_console.app import (
+    CONSOLE,
+    Console,
+    end_session,
+    flash,
+    render,
+    session_of,
+    start_session,
+    user_of,
+)
 from bot.staff_console.content_access import ContentProblem
 from bot.staff_console.insights import MISSED_STATES
 from bot.staff_console.preview import Bubble, preview
@@ -462,7 +470,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
 
 
 def _render(request: web.Request, template: str, context: dict[str, Any], status: int = 200) -> web.Response:
-    return aiohttp_jinja2.render_template(template, request, context, status=status)
+    return render(request, template, context, status)
 
 
 def _city(request: web.Request) -> tuple[Console, str]:
