@@ -11,7 +11,7 @@ from bot.catalogue import Catalogue
 from bot.content import ContentStore
 from bot.dialogue import DialogueCore
 from bot.i18n import Translations
-from bot.staff_console.app import CONSOLE, ConsoleConfig, create_app
+from bot.staff_console.app import CONSOLE, Console, ConsoleConfig, create_app
 from bot.staff_console.insights import Guess, InsightStore, QuestionRecorder
 from bot.staff_console.retraining import ModelWatcher, current_model
 from bot.storage import SQLiteStore, UserState
@@ -113,9 +113,9 @@ async def test_assigning_a_question_adds_a_training_example_and_retrains(
     console_config: ConsoleConfig, users: object, clock: FakeClock, tmp_path: Path, embedded: EmbeddedBackend
 ) -> None:
     data_dir = tmp_path / "nlu-data"
-    for intent, examples in TINY_DATA.items():
+    for intent, texts in TINY_DATA.items():
         (data_dir / "fr").mkdir(parents=True, exist_ok=True)
-        lines = "".join(f"      - {text}\n" for text in examples)
+        lines = "".join(f"      - {text}\n" for text in texts)
         (data_dir / "fr" / f"{intent}.yml").write_text(
             f'version: "3.1"\nnlu:\n  - intent: {intent}\n    examples: |\n{lines}', encoding="utf-8"
         )
@@ -160,8 +160,7 @@ async def test_assigning_a_question_adds_a_training_example_and_retrains(
     assert other_process.parse_sync("je cherche un logement")["intent"]["name"] == "find_housing"
 
 
-async def test_a_translator_sorts_only_questions_in_their_languages(client: Client, console_app: object) -> None:
-    console = client.app[CONSOLE]  # type: ignore[index]
+async def test_a_translator_sorts_only_questions_in_their_languages(client: Client, console: Console) -> None:
     console.insights.keep_missed("brussels", "ar", "fallback", "سؤال", [])
     console.insights.keep_missed("brussels", "pl", "fallback", "pytanie", [])
     arabic, polish = (console.insights.missed("brussels", code)[0] for code in ("ar", "pl"))
@@ -175,5 +174,5 @@ async def test_a_translator_sorts_only_questions_in_their_languages(client: Clie
     assert refused.status == 403
     done = await client.post(f"/cities/brussels/missed/{arabic.id}", data={"csrf_token": token, "action": "new_topic"})
     assert done.status == 200
-    assert console.insights.get(arabic.id).status == "new_topic"
-    assert console.insights.get(polish.id).status == "open"
+    assert [q.id for q in console.insights.missed("brussels", status="new_topic")] == [arabic.id]
+    assert [q.id for q in console.insights.missed("brussels", status="open")] == [polish.id]
