@@ -159,13 +159,18 @@ class Retrainer:
 
 
 class ModelWatcher:
-    """For a bot in another process: swaps in the city's newest console model when it changes."""
+    """For a bot in another process: swaps in the city's newest console model when it changes.
 
-    def __init__(self, model_dir: Path, city: str, backend: EmbeddedBackend) -> None:
+    A console model older than the shared training data (edited by a developer since) is not
+    used: it would undo their change. The console's next retraining includes both.
+    """
+
+    def __init__(self, model_dir: Path, city: str, backend: EmbeddedBackend, base_data_dir: Path) -> None:
         self.pointer = pointer_file(model_dir, city)
         self.model_dir = model_dir
         self.city = city
         self.backend = backend
+        self.base_data_dir = base_data_dir
         self._seen: int | None = None
 
     def check(self) -> bool:
@@ -176,19 +181,20 @@ class ModelWatcher:
             return False
         if stamp == self._seen:
             return False
-        info = current_model(self.model_dir, self.city)
-        if info is None:
-            return False
-        self.backend.swap_model(IntentModel.load(info.path))
         self._seen = stamp
+        try:
+            info = current_model(self.model_dir, self.city)
+            if info is None or info.trained_at.timestamp() < self._newest_base_data():
+                logger.warning("The retrained %s model predates the training data; not using it", self.city)
+                return False
+            model = IntentModel.load(info.path)
+        except (OSError, ValueError, KeyError) as exc:
+            logger.warning("Could not load the retrained %s model (%s); keeping the current one", self.city, exc)
+            return False
+        self.backend.swap_model(model)
         logger.info("Swapped in the intent model trained at %s", info.trained_at.isoformat(timespec="seconds"))
         return True
 
-    async def watch(self, interval: float) -> None:
-        """Check every ``interval`` seconds until cancelled."""
-        while True:
-            try:
-                await asyncio.to_thread(self.check)
-            except (OSError, ValueError, KeyError):
-                logger.exception("Could not load the retrained model; keeping the current one")
-            await asyncio.sleep(interval)
+    def _newest_base_data(self) -> float:
+        files = [self.base_data_dir] if self.base_data_dir.is_file() else self.base_data_dir.rglob("*.yml")
+        return max((file.stat().st_mtime for file in files), default=0.0)

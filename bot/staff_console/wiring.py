@@ -19,6 +19,6 @@ def question_recorder(settings: Settings, in_memory: bool = False) -> QuestionRe
     return QuestionRecorder(store, settings.content_city, settings.keep_missed_questions, time.monotonic)
 
 
-def model_watcher(settings: Settings, backend: EmbeddedBackend) -> ModelWatcher:
-    """Swaps in the models the console retrains for this bot's city (run ``watch`` as a task)."""
-    return ModelWatcher(settings.model_cache_dir, settings.content_city, backend)
+def retrained_model_watcher(settings: Settings, backend: EmbeddedBackend) -> ModelWatcher:
+    """Swaps in the models the console retrains for this bot's city (call ``check`` when polling)."""
+    return ModelWatcher(settings.model_cache_dir, settings.content_city, backend, settings.nlu_data_dir)

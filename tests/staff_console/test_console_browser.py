@@ -149,4 +149,3 @@ def test_a_translator_cannot_open_the_user_admin(browser: WebDriver, live_consol
     assert not browser.find_elements(By.LINK_TEXT, "Users")
     browser.get(f"{live_console}/users")
     assert "Only an administrator" in browser.find_element(By.TAG_NAME, "body").text
-

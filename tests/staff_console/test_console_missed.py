@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -120,6 +122,7 @@ async def test_assigning_a_question_adds_a_training_example_and_retrains(
             f'version: "3.1"\nnlu:\n  - intent: {intent}\n    examples: |\n{lines}', encoding="utf-8"
         )
     config = ConsoleConfig(**{**console_config.__dict__, "nlu_data_dir": data_dir})
+    clock.now = max(path.stat().st_mtime for path in data_dir.rglob("*.yml")) + 60  # retrained after the data
     bot_backend = EmbeddedBackend(embedded.model)  # the running bot's backend, swapped in place
     app = create_app(config, clock=clock, hasher=FAST_HASHER, backends=[bot_backend])
     console = app[CONSOLE]
@@ -153,11 +156,32 @@ async def test_assigning_a_question_adds_a_training_example_and_retrains(
     assert sorted(bot_backend.model.intents) == sorted(TINY_DATA)
     # A bot in another process swaps the same model in when it polls.
     other_process = EmbeddedBackend(embedded.model)
-    watcher = ModelWatcher(config.model_dir, "brussels", other_process)
+    watcher = ModelWatcher(config.model_dir, "brussels", other_process, data_dir)
     assert watcher.check() is True
     assert sorted(other_process.model.intents) == sorted(TINY_DATA)
     assert watcher.check() is False
     assert other_process.parse_sync("je cherche un logement")["intent"]["name"] == "find_housing"
+
+
+def test_a_retrained_model_older_than_the_shared_training_data_is_not_used(
+    tmp_path: Path, embedded: EmbeddedBackend
+) -> None:
+    data_dir = tmp_path / "data"
+    (data_dir / "fr").mkdir(parents=True)
+    training = data_dir / "fr" / "greet.yml"
+    training.write_text('version: "3.1"\nnlu: []\n', encoding="utf-8")
+    model_dir = tmp_path / "models"
+    model_dir.mkdir()
+    embedded.model.save(model_dir / "console-brussels-1.npz")
+    pointer = {"model": "console-brussels-1.npz", "trained_at": "2020-01-01T00:00:00+00:00", "examples": 1}
+    (model_dir / "console-brussels.json").write_text(json.dumps(pointer), encoding="utf-8")
+    backend = EmbeddedBackend(embedded.model)
+    before = backend.model
+    assert ModelWatcher(model_dir, "brussels", backend, data_dir).check() is False
+    assert backend.model is before
+    os.utime(training, (1_500_000_000, 1_500_000_000))  # the data is now older than the model
+    assert ModelWatcher(model_dir, "brussels", backend, data_dir).check() is True
+    assert backend.model is not before
 
 
 async def test_a_translator_sorts_only_questions_in_their_languages(client: Client, console: Console) -> None:

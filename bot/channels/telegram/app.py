@@ -234,6 +234,8 @@ async def watch_content(services: Services, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
+            if services.model_watcher is not None:
+                await asyncio.to_thread(services.model_watcher.check)
             if not await asyncio.to_thread(services.content.changed_files):
                 continue
             report = await staff.reload_content(services)
