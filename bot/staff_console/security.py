@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 Clock = Callable[[], float]  # seconds, monotonic enough for expiry (time.time in production)
 
 SESSION_IDLE_SECONDS = 8 * 3600
+MAX_SESSIONS = 10_000  # anyone may open the login page; memory stays bounded
+MAX_TRACKED_NAMES = 10_000
 MAX_FAILURES = 5
 LOCK_SECONDS = 15 * 60
 
@@ -41,6 +43,10 @@ class SessionStore:
     def new(self, user: str | None = None) -> Session:
         """A fresh session with its own CSRF token."""
         self._drop_expired()
+        if len(self._sessions) >= MAX_SESSIONS:
+            # Dict order is creation order: the oldest sessions go first.
+            for stale in list(self._sessions)[: len(self._sessions) - MAX_SESSIONS + 1]:
+                del self._sessions[stale]
         session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), self.clock(), user)
         self._sessions[session.id] = session
         return session
@@ -99,6 +105,8 @@ class LoginThrottle:
 
     def failed(self, name: str) -> None:
         """Record a wrong password for ``name``."""
+        if len(self._failures) >= MAX_TRACKED_NAMES:
+            self._failures = {key: times for key, times in self._failures.items() if self._recent(key)}
         self._failures[self._key(name)] = [*self._recent(name), self.clock()][-self.max_failures :]
 
     def succeeded(self, name: str) -> None:

@@ -184,6 +184,8 @@ async def save_answer(request: web.Request) -> web.StreamResponse:
         user.name, "edit", city=city, language=language, intent=intent, file=_relative(console, outcome.path)
     )
     flash(request, "Saved. The bot answers with the new text within a few seconds (as a draft until reviewed).")
+    for warning in outcome.problems:  # advice that does not block, such as a long text
+        flash(request, f"Advice: {warning.path.name}, line {warning.line}: {warning.message}")
     raise web.HTTPSeeOther(request.path)
 
 

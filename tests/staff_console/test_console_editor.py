@@ -102,6 +102,18 @@ async def test_a_broken_edit_is_refused_next_to_its_field_and_the_file_is_untouc
     assert "Demandez la **garantie au Fonds" in page  # the user's text is kept in the form
 
 
+async def test_a_long_text_is_saved_with_advice(client: Client) -> None:
+    assert await log_in(client, "rita") == 303
+    editor = EDITOR.format(language="fr", intent="rental_deposit")
+    hidden = await _form(client, editor)
+    long_text = "Une phrase utile sur la garantie locative. " * 20
+    response = await client.post(editor, data={**hidden, **_edit(long_text)})
+    page = await response.text()
+    assert "Saved." in page
+    assert "Advice: housing.yml, line" in page
+    assert "long answer" in page
+
+
 async def test_an_empty_title_is_refused(client: Client, content_dir: Path) -> None:
     path = content_dir / "brussels" / "fr" / "housing.yml"
     before = path.read_bytes()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.staff_console import security
 from bot.staff_console.app import SESSION_COOKIE, ConsoleConfig, create_app
 from bot.staff_console.security import LOCK_SECONDS, SESSION_IDLE_SECONDS
 from tests.staff_console.conftest import FAST_HASHER, PASSWORD, Client, FakeClock, csrf_token, log_in
@@ -155,3 +157,27 @@ async def test_an_admin_adds_a_user_who_can_then_log_in(client: Client, console_
     await client.post("/logout", data={"csrf_token": token})
     assert await log_in(client, "tomas", "p" * 12) == 303
     assert (await client.get("/cities/brussels/answers/uk/greet")).status == 200
+
+
+def test_sessions_opened_by_strangers_stay_bounded(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> None:
+    monkeypatch.setattr(security, "MAX_SESSIONS", 3)
+    sessions = security.SessionStore(clock)
+    first = sessions.new()
+    later = [sessions.new() for _n in range(3)]
+    assert sessions.get(first.id) is None  # the oldest made room
+    assert all(sessions.get(session.id) is not None for session in later)
+
+
+def test_a_lock_ends_by_itself_and_a_good_password_clears_the_count(clock: FakeClock) -> None:
+    throttle = security.LoginThrottle(clock)
+    for _n in range(4):
+        throttle.failed("Rita")
+    assert throttle.locked_for("rita") == 0
+    throttle.succeeded("rita")
+    throttle.failed("rita")
+    assert throttle.locked_for("rita") == 0  # the count started again
+    for _n in range(4):
+        throttle.failed("rita")
+    assert throttle.locked_for("RITA ") == LOCK_SECONDS
+    clock.advance(LOCK_SECONDS)
+    assert throttle.locked_for("rita") == 0
