@@ -57,6 +57,7 @@ class Settings:
     staff_audit_log: Path = PROJECT_ROOT / "var" / "staff-audit.jsonl"
     staff_db_path: Path = PROJECT_ROOT / "var" / "staff.sqlite3"
     staff_secure_cookies: bool = False
+    staff_with_bot: bool = False
     keep_missed_questions: bool = False
     missed_retention_days: int = 30
 
@@ -117,6 +118,7 @@ class Settings:
                 staff_audit_log=path("STAFF_AUDIT_LOG", defaults.staff_audit_log),
                 staff_db_path=path("STAFF_DB_PATH", defaults.staff_db_path),
                 staff_secure_cookies=_flag(values, "STAFF_SECURE_COOKIES", defaults.staff_secure_cookies),
+                staff_with_bot=_flag(values, "STAFF_WITH_BOT", defaults.staff_with_bot),
                 keep_missed_questions=_flag(values, "KEEP_MISSED_QUESTIONS", defaults.keep_missed_questions),
                 missed_retention_days=int(text("MISSED_RETENTION_DAYS", "30") or 0),
             )._validated()

@@ -152,12 +152,13 @@ async def save_answer(request: web.Request) -> web.StreamResponse:
         source=str(form.get("source", "")),
         link_labels=tuple(str(value) for value in form.getall("link_label", [])),
     )
-    submitted = {
+    base_version = str(form.get("version", ""))
+    submitted: dict[str, Any] = {
         "title": edit.title,
         "text": edit.text,
         "source": edit.source,
         "link_labels": list(edit.link_labels),
-        "version": str(form.get("version", "")),
+        "version": base_version,
     }
     dry_run = form.get("action") == "preview"
     outcome = editing.save(
@@ -166,7 +167,7 @@ async def save_answer(request: web.Request) -> web.StreamResponse:
         language,
         intent,
         edit,
-        submitted["version"],  # type: ignore[arg-type]
+        base_version,
         content_access.original_language(console.city_dir(city)),
         dry_run=dry_run,
     )
