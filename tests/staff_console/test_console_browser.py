@@ -41,6 +41,11 @@ from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
+from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
+
+PAGE_LOAD_LIMIT = 30  # seconds: an upper bound for a loaded machine, not a speed requirement
 
 
 @pytest.fixture(scope="module")
@@ -80,12 +85,19 @@ def live_console(console_config: ConsoleConfig, users: object, clock: FakeClock)
         loop.close()
 
 
+def follow(browser: WebDriver, element: WebElement) -> None:
+    """Click a link or a form button and wait until the next page has replaced this one."""
+    page = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(browser, PAGE_LOAD_LIMIT).until(staleness_of(page))
+
+
 def log_in(browser: WebDriver, base: str, name: str) -> None:
     browser.delete_all_cookies()
     browser.get(f"{base}/login")
     browser.find_element(By.ID, "name").send_keys(name)
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "login").click()
+    follow(browser, browser.find_element(By.ID, "login"))
     assert browser.find_element(By.ID, "logout").is_displayed()
 
 
@@ -93,14 +105,14 @@ def replace_text(browser: WebDriver, text: str) -> None:
     area = browser.find_element(By.ID, "text")
     area.clear()
     area.send_keys(text)
-    browser.find_element(By.ID, "save").click()
+    follow(browser, browser.find_element(By.ID, "save"))
 
 
 def test_a_translator_edits_a_draft_and_the_bot_answers_the_new_text(
     browser: WebDriver, live_console: str, content: ContentStore, core: DialogueCore, content_dir: Path
 ) -> None:
     log_in(browser, live_console, "amina")
-    browser.find_element(By.ID, "cell-ar-rental_deposit").click()
+    follow(browser, browser.find_element(By.ID, "cell-ar-rental_deposit"))
     assert browser.find_element(By.ID, "review-state").text == "draft"
     path = content_dir / "brussels" / "ar" / "housing.yml"
     before = path.read_bytes()
@@ -135,7 +147,7 @@ def test_an_arabic_answer_previews_right_to_left_and_a_reviewer_marks_it_reviewe
     assert bubbles
     assert browser.execute_script("return getComputedStyle(arguments[0]).direction", bubbles[0]) == "rtl"
     assert browser.find_element(By.CSS_SELECTOR, "a.tg-button.link").get_attribute("href") == "https://be.brussels/"
-    browser.find_element(By.ID, "mark-reviewed").click()
+    follow(browser, browser.find_element(By.ID, "mark-reviewed"))
     assert "Marked reviewed." in browser.find_element(By.CLASS_NAME, "notice").text
     assert browser.find_element(By.ID, "review-state").text.startswith("reviewed on")
     content.reload()
