@@ -11,7 +11,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from bot.staff_console import charts, content_access, editing
-from bot.staff_console.accounts import ROLES, AccountError, StaffUser
+from bot.staff_console.accounts import ROLES, AccountError
 from bot.staff_console.app import (
     CONSOLE,
     Console,
@@ -547,6 +547,3 @@ def _local_path(target: str | None) -> str:
 
 def _codes(raw: str) -> tuple[str, ...]:
     return tuple(part for part in raw.replace(",", " ").split() if part)
-
-
-__all__ = ["StaffUser", "routes"]

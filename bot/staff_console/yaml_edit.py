@@ -49,11 +49,6 @@ def version(answer: Mapping[str, Any] | None) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
-def line_of(document: CommentedMap, intent: str) -> int:
-    """1-based line of the intent's key."""
-    return int(document.lc.key(intent)[0]) + 1
-
-
 def field_lines(answer: CommentedMap) -> dict[str, int]:
     """1-based line of each field's key inside one answer."""
     return {str(key): int(answer.lc.key(key)[0]) + 1 for key in answer}
@@ -72,17 +67,6 @@ def set_field(answer: CommentedMap, key: str, value: Any, after: str | None = No
         answer[key] = value
     else:
         answer.insert(list(answer).index(after) + 1, key, value)
-
-
-def replace_key(answer: CommentedMap, old: str, new: str, value: Any) -> None:
-    """Put ``new: value`` where ``old`` was (or at the end), removing ``old``."""
-    if old in answer and new not in answer:
-        position = list(answer).index(old)
-        del answer[old]
-        answer.insert(position, new, value)
-    else:
-        answer.pop(old, None)
-        answer[new] = value
 
 
 @contextlib.contextmanager
