@@ -81,6 +81,7 @@ class Settings:
             return PROJECT_ROOT / Path(value).expanduser()
 
         defaults = cls()
+        state_db_path = path("STATE_DB_PATH", defaults.state_db_path)
         try:
             return cls(
                 telegram_bot_token=text("TELEGRAM_BOT_TOKEN", None),
@@ -108,7 +109,7 @@ class Settings:
                 rasa_url=(text("RASA_URL", defaults.rasa_url) or "").rstrip("/"),
                 rasa_token=text("RASA_TOKEN", None),
                 rasa_timeout_seconds=float(text("RASA_TIMEOUT_SECONDS", "1.0") or 0),
-                state_db_path=path("STATE_DB_PATH", defaults.state_db_path),
+                state_db_path=state_db_path,
                 state_retention_days=int(text("STATE_RETENTION_DAYS", "180") or 0),
                 store_message_texts=_flag(values, "STORE_MESSAGE_TEXTS", defaults.store_message_texts),
                 log_level=(text("LOG_LEVEL", "INFO") or "INFO").upper(),
@@ -116,7 +117,8 @@ class Settings:
                 staff_port=int(text("STAFF_PORT", str(defaults.staff_port)) or 0),
                 staff_users_file=path("STAFF_USERS_FILE", defaults.staff_users_file),
                 staff_audit_log=path("STAFF_AUDIT_LOG", defaults.staff_audit_log),
-                staff_db_path=path("STAFF_DB_PATH", defaults.staff_db_path),
+                # Beside the bot's state by default: the same volume in Docker, the same tmp dir in tests.
+                staff_db_path=path("STAFF_DB_PATH", state_db_path.parent / "staff.sqlite3"),
                 staff_secure_cookies=_flag(values, "STAFF_SECURE_COOKIES", defaults.staff_secure_cookies),
                 staff_with_bot=_flag(values, "STAFF_WITH_BOT", defaults.staff_with_bot),
                 keep_missed_questions=_flag(values, "KEEP_MISSED_QUESTIONS", defaults.keep_missed_questions),

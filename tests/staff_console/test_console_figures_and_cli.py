@@ -98,3 +98,8 @@ async def test_the_console_serves_inside_a_running_event_loop(tmp_path: Path, co
             assert "Log in" in await response.text()
     finally:
         await runner.cleanup()
+
+
+def test_the_console_database_sits_beside_the_bots_state_by_default(tmp_path: Path) -> None:
+    settings = Settings.from_env({"STATE_DB_PATH": str(tmp_path / "state.sqlite3")})
+    assert settings.staff_db_path == tmp_path / "staff.sqlite3"
