@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -12,7 +13,7 @@ import pytest
 from bot import messages as m
 from bot.content import ContentStore
 from bot.dialogue import DialogueCore
-from bot.staff_console import editing, yaml_edit
+from bot.staff_console import content_access, editing, yaml_edit
 from bot.staff_console.app import Console
 from bot.staff_console.files import write_atomically
 from bot.storage import UserState
@@ -277,3 +278,30 @@ async def test_fact_keys_are_shown_with_their_values(client: Client, content_dir
     response = await client.post(editor, data={**hidden, **_edit("Appelez le {{fund_phone}}.")})
     page = await response.text()
     assert "<dt><code>fund_phone</code></dt><dd>02 000 00 00</dd>" in page
+
+
+@pytest.mark.parametrize(
+    ("city_pack", "marks"),
+    [
+        (True, "  status: reviewed\n  reviewed_by: rita\n  reviewed_on: 2026-12-06\n"),
+        (False, "  reviewed: 2026-12-06\n"),
+    ],
+)
+def test_review_marks_replace_the_status_in_place_and_keep_the_blank_line(
+    monkeypatch: pytest.MonkeyPatch, city_pack: bool, marks: str
+) -> None:
+    monkeypatch.setattr(content_access, "CITY_PACK_REVIEW_FIELDS", city_pack)
+    document = yaml_edit.load("a:\n  title: A\n  status: draft\n  source: S\n\nb:\n  title: B\n  status: draft\n")
+    content_access.mark_reviewed(document["a"], "rita", dt.date(2026, 12, 6))
+    assert yaml_edit.dump(document) == f"a:\n  title: A\n{marks}  source: S\n\nb:\n  title: B\n  status: draft\n"
+    content_access.mark_draft(document["a"])
+    assert (
+        yaml_edit.dump(document) == "a:\n  title: A\n  status: draft\n  source: S\n\nb:\n  title: B\n  status: draft\n"
+    )
+
+
+def test_review_marks_on_the_last_field_keep_the_blank_line_before_the_next_answer() -> None:
+    document = yaml_edit.load("a:\n  title: A\n  status: draft\n\nb:\n  title: B\n")
+    content_access.mark_reviewed(document["a"], "rita", dt.date(2026, 12, 6))
+    content_access.mark_draft(document["a"])
+    assert yaml_edit.dump(document) == "a:\n  title: A\n  status: draft\n\nb:\n  title: B\n"
