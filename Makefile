@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck check unit rasa benchmark catalogs clean
+.PHONY: setup run staff test lint typecheck check unit browser-deps rasa benchmark catalogs clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/newcomer-bot run
 
+# The staff console on http://127.0.0.1:8080/ (create an account first: newcomer-bot staff-user add).
+staff: $(STAMP)
+	$(BIN)/newcomer-bot staff
+
 test: lint typecheck check unit
 
 lint: $(STAMP)
@@ -30,8 +34,16 @@ typecheck: $(STAMP)
 check: $(STAMP)
 	$(BIN)/newcomer-bot check
 
-unit: $(STAMP) rasa-install
+unit: $(STAMP) rasa-install browser-deps
 	$(BIN)/pytest
+
+# The staff console's browser tests (marker `browser`) drive Debian's Chromium. Installed once,
+# only when missing and only as root; otherwise those tests are skipped with a note.
+browser-deps:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
+	else echo "note: chromium and chromium-driver are missing (run 'make browser-deps' as root); browser tests will be skipped"; fi
 
 # The Rasa server used by the integration tests and by `benchmarks/compare_rasa.py`.
 rasa-install:

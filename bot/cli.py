@@ -25,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"newcomer-bot: {exc}", file=sys.stderr)
         return 2
-    _configure_logging(settings.log_level if args.command == "run" else "WARNING")
+    _configure_logging(settings.log_level if args.command in {"run", "staff"} else "WARNING")
     try:
         result: int = args.handler(args, settings)
     except KeyboardInterrupt:
@@ -67,6 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate training data, answers and UI catalogs")
     check.add_argument("--heldout", type=Path, default=PROJECT_ROOT / "nlu" / "heldout")
     check.set_defaults(handler=_check)
+
+    from bot.staff_console.commands import add_commands
+
+    add_commands(commands)
     return parser
 
 

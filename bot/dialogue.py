@@ -11,6 +11,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot import messages as m
 from bot.catalogue import Catalogue
@@ -52,6 +53,18 @@ class CoreOptions:
     store_message_texts: bool = False
 
 
+class QuestionLog(Protocol):
+    """Told about each parsed question and each 👎 (the staff console's insights)."""
+
+    def parsed(self, user_key: str, text: str, language: str, parse: ParseResult) -> None:
+        """A typed question and the model's verdict."""
+        ...
+
+    def feedback_down(self, user_key: str, language: str, intent: str) -> None:
+        """A 👎 under the answer to ``intent``."""
+        ...
+
+
 class DialogueCore:
     """Turns user input into replies; shared by the Telegram and terminal channels."""
 
@@ -64,6 +77,7 @@ class DialogueCore:
         translations: Translations,
         store: StateStore,
         options: CoreOptions | None = None,
+        question_log: QuestionLog | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.nlu = nlu
@@ -72,6 +86,7 @@ class DialogueCore:
         self.translations = translations
         self.store = store
         self.options = options or CoreOptions()
+        self.question_log = question_log
 
     # ----- entry points used by channels -------------------------------------------------------
 
@@ -114,6 +129,8 @@ class DialogueCore:
         parse = await self.nlu.parse(cleaned)
         intent, confidence = parse["intent"]["name"], float(parse["intent"]["confidence"])
         self.store.log_message(cleaned, language, intent, confidence)
+        if self.question_log is not None:
+            self.question_log.parsed(state.user_key, cleaned, language, parse)
         logger.debug("Parsed message: intent=%s confidence=%.2f language=%s", intent, confidence, language)
         if intent == FALLBACK_INTENT or intent not in self.catalogue.intents:
             self.store.count("fallback", language)
@@ -158,6 +175,8 @@ class DialogueCore:
         if kind == "fb":
             verdict, _sep, intent = rest.partition(":")
             if verdict in {"up", "down"} and intent in self.catalogue.intents:
+                if verdict == "down" and self.question_log is not None:
+                    self.question_log.feedback_down(state.user_key, language, intent)
                 return self._feedback(language, intent, verdict == "up")
         if kind == "orig":
             original_language, _sep, intent = rest.partition(":")

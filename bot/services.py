@@ -11,6 +11,8 @@ from bot.content import ContentStore
 from bot.dialogue import CoreOptions, DialogueCore
 from bot.i18n import Translations
 from bot.settings import Settings
+from bot.staff_console.retraining import ModelWatcher
+from bot.staff_console.wiring import question_recorder, retrained_model_watcher
 from bot.storage import SQLiteStore
 from nlu.embedded import EmbeddedBackend, load_fallback_config, load_or_train
 from nlu.langid import LanguageDetector
@@ -32,6 +34,7 @@ class Services:
     nlu: NluBackend
     store: SQLiteStore
     core: DialogueCore
+    model_watcher: ModelWatcher | None = None  # swaps in the models retrained in the staff console
 
     async def close(self) -> None:
         """Release the NLU backend's sessions and the database."""
@@ -88,5 +91,7 @@ async def create_services(settings: Settings, state_db: str | None = None) -> Se
             retention_days=settings.state_retention_days,
             store_message_texts=settings.store_message_texts,
         ),
+        question_log=question_recorder(settings, in_memory=state_db == ":memory:"),
     )
-    return Services(settings, catalogue, translations, content, detector, embedded, nlu, store, core)
+    watcher = retrained_model_watcher(settings, embedded)
+    return Services(settings, catalogue, translations, content, detector, embedded, nlu, store, core, watcher)

@@ -54,6 +54,16 @@ class Settings:
     store_message_texts: bool = False
     log_level: str = "INFO"
 
+    staff_host: str = "127.0.0.1"
+    staff_port: int = 8080
+    staff_users_file: Path = PROJECT_ROOT / "var" / "staff-users.json"
+    staff_audit_log: Path = PROJECT_ROOT / "var" / "staff-audit.jsonl"
+    staff_db_path: Path = PROJECT_ROOT / "var" / "staff.sqlite3"
+    staff_secure_cookies: bool = False
+    staff_with_bot: bool = False
+    keep_missed_questions: bool = False
+    missed_retention_days: int = 30
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
         """Read settings from ``environ`` (default ``os.environ``) over the values in ``env_file``."""
@@ -74,6 +84,7 @@ class Settings:
             return PROJECT_ROOT / Path(value).expanduser()
 
         defaults = cls()
+        state_db_path = path("STATE_DB_PATH", defaults.state_db_path)
         try:
             return cls(
                 telegram_bot_token=text("TELEGRAM_BOT_TOKEN", None),
@@ -102,10 +113,20 @@ class Settings:
                 rasa_url=(text("RASA_URL", defaults.rasa_url) or "").rstrip("/"),
                 rasa_token=text("RASA_TOKEN", None),
                 rasa_timeout_seconds=float(text("RASA_TIMEOUT_SECONDS", "1.0") or 0),
-                state_db_path=path("STATE_DB_PATH", defaults.state_db_path),
+                state_db_path=state_db_path,
                 state_retention_days=int(text("STATE_RETENTION_DAYS", "180") or 0),
                 store_message_texts=_flag(values, "STORE_MESSAGE_TEXTS", defaults.store_message_texts),
                 log_level=(text("LOG_LEVEL", "INFO") or "INFO").upper(),
+                staff_host=text("STAFF_HOST", defaults.staff_host) or "",
+                staff_port=int(text("STAFF_PORT", str(defaults.staff_port)) or 0),
+                staff_users_file=path("STAFF_USERS_FILE", defaults.staff_users_file),
+                staff_audit_log=path("STAFF_AUDIT_LOG", defaults.staff_audit_log),
+                # Beside the bot's state by default: the same volume in Docker, the same tmp dir in tests.
+                staff_db_path=path("STAFF_DB_PATH", state_db_path.parent / "staff.sqlite3"),
+                staff_secure_cookies=_flag(values, "STAFF_SECURE_COOKIES", defaults.staff_secure_cookies),
+                staff_with_bot=_flag(values, "STAFF_WITH_BOT", defaults.staff_with_bot),
+                keep_missed_questions=_flag(values, "KEEP_MISSED_QUESTIONS", defaults.keep_missed_questions),
+                missed_retention_days=int(text("MISSED_RETENTION_DAYS", "30") or 0),
             )._validated()
         except ValueError as exc:
             if isinstance(exc, SettingsError):
@@ -119,6 +140,8 @@ class Settings:
             raise SettingsError("WEBHOOK_SECRET is required when WEBHOOK_URL is set")
         if self.handoff_retention_hours < 0:
             raise SettingsError("HANDOFF_RETENTION_HOURS must not be negative")
+        if self.staff_users_file.resolve().is_relative_to(self.content_dir.resolve()):
+            raise SettingsError("STAFF_USERS_FILE must be outside CONTENT_DIR (password hashes are not content)")
         return self
 
     @property

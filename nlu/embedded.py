@@ -93,14 +93,19 @@ class EmbeddedBackend:
         self.fallback = fallback or FallbackConfig()
         self.detector = detector
 
+    def swap_model(self, model: IntentModel) -> None:
+        """Serve ``model`` from the next message on: a retrained model, without a restart."""
+        self.model = model
+
     def parse_sync(self, text: str) -> ParseResult:
         """Classify ``text`` (tens of microseconds: no need for a worker thread)."""
+        model = self.model  # one model for the whole parse, even if a swap happens meanwhile
         ranking: list[IntentScore] = [
-            {"name": name, "confidence": confidence} for name, confidence in self.model.rank(text)[:RANKING_LENGTH]
+            {"name": name, "confidence": confidence} for name, confidence in model.rank(text)[:RANKING_LENGTH]
         ]
         top = ranking[0]
         runner_up = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
-        unfamiliar = self.model.featurizer.known_word_share(text) == 0.0
+        unfamiliar = model.featurizer.known_word_share(text) == 0.0
         if (
             not text.strip()
             or top["confidence"] < self.fallback.threshold

@@ -55,7 +55,7 @@ def command_of(name: str) -> list[str]:
 
 
 def test_services_and_images() -> None:
-    assert set(compose()["services"]) == {"rasa-train", "rasa", "bot"}
+    assert set(compose()["services"]) == {"rasa-train", "rasa", "bot", "staff"}
     assert service("rasa-train")["image"] == RASA_IMAGE
     assert service("rasa")["image"] == RASA_IMAGE
     build = service("bot")["build"]
@@ -122,6 +122,19 @@ def test_bot_settings_and_volumes() -> None:
     mounts = volumes_of("bot")
     assert mounts["/app/responses"] == ("./responses", "ro")
     assert mounts["/data"][0] in compose()["volumes"]
+
+
+def test_staff_console_edits_the_answers_and_shares_the_bots_data_volume() -> None:
+    env = environment_of("staff")
+    assert command_of("staff") == ["newcomer-bot", "staff"]
+    assert service("staff")["image"] == service("bot")["image"]
+    assert env["STAFF_DB_PATH"] == environment_of("bot")["STAFF_DB_PATH"]
+    assert env["STAFF_USERS_FILE"].startswith("/data/")  # never inside the answers
+    mounts = volumes_of("staff")
+    assert mounts["/app/responses"] == ("./responses", "rw")
+    assert mounts["/data"][0] == volumes_of("bot")["/data"][0]
+    for port in service("staff")["ports"]:
+        assert str(port).startswith("127.0.0.1:"), port
 
 
 def test_every_referenced_file_exists() -> None:

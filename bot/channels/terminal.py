@@ -175,6 +175,8 @@ class TerminalChat:
         self.out.flush()
 
     def _reload_content_if_changed(self) -> None:
+        if self.services.model_watcher is not None:
+            self.services.model_watcher.check()
         content = self.services.content
         if content.changed_files():
             report = content.reload()

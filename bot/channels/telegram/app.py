@@ -54,6 +54,7 @@ RATE_LIMIT_RETRIES: Final = 3  # a 429 with retry_after is waited out and retrie
 STARTUP_ATTEMPTS: Final = 5  # getMe/deleteWebhook tries when Telegram is unreachable at start-up
 SECRET_HEADER: Final = "X-Telegram-Bot-Api-Secret-Token"
 WATCHER_KEY: Final = "content_watcher"  # application.bot_data key of the content-reload task
+STAFF_CONSOLE_KEY: Final = "staff_console"  # the staff console's runner, when served in-process
 
 # The non-text messages that get "I can only read text" (service messages such as "user joined"
 # are not listed: they need no answer).
@@ -148,6 +149,11 @@ def build_application(
             application.bot_data[WATCHER_KEY] = asyncio.create_task(
                 watch_content(services, settings.content_reload_seconds), name="content-watcher"
             )
+        if settings.staff_with_bot:
+            from bot.staff_console.app import start_console
+
+            # In-process, a retrained model is swapped straight into the bot's backend.
+            application.bot_data[STAFF_CONSOLE_KEY] = await start_console(settings, [services.embedded])
 
     builder = (
         ApplicationBuilder()
@@ -244,6 +250,8 @@ async def watch_content(services: Services, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
+            if services.model_watcher is not None:
+                await asyncio.to_thread(services.model_watcher.check)
             if not await asyncio.to_thread(services.content.changed_files):
                 continue
             report = await staff.reload_content(services)
@@ -258,7 +266,10 @@ async def watch_content(services: Services, interval: float) -> None:
 
 
 async def post_shutdown(application: TelegramApp) -> None:
-    """Stop the content watcher and close the services."""
+    """Stop the content watcher and the staff console, and close the services."""
+    console = application.bot_data.pop(STAFF_CONSOLE_KEY, None)
+    if isinstance(console, web.AppRunner):
+        await console.cleanup()
     watcher = application.bot_data.pop(WATCHER_KEY, None)
     if isinstance(watcher, asyncio.Task):
         watcher.cancel()
