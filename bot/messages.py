@@ -9,6 +9,8 @@ ACTION_MENU = "menu"
 ACTION_HUMAN = "human"
 ACTION_LANGUAGES = "langs"
 ACTION_FORGET_CONFIRM = "forget:yes"
+ACTION_COUNSELLOR = "counsellor"  # write to a counsellor of the city's hand-off office (live hand-off)
+ACTION_ERASE_CHAT = "erase"  # how to delete this chat from the phone (safety answers)
 
 
 def language_action(language: str) -> str:
