@@ -25,12 +25,6 @@ _Report = Callable[[Node | None, str], None]  # error(node, message)
 _OFFICE_FACTS = {"address": "address", "phone": "phone", "website": "url", "hours": "hours"}
 
 
-# Marks a string for extraction by pybabel without translating it at import time.
-def N_(message: str) -> str:
-    """Mark ``message`` for translation later."""
-    return message
-
-
 @dataclass(frozen=True)
 class Office:
     """A reception office card; its details are fact keys of the city's registry."""
@@ -262,7 +256,7 @@ class OpeningHours:
     translations: Translations
 
     def status(self, now: dt.datetime, language: str) -> str:
-        """"Open now, until 17:00" or "Closed. Opens Monday at 09:00", in ``language``."""
+        """ "Open now, until 17:00" or "Closed. Opens Monday at 09:00", in ``language``."""
         _ = self.translations.translator(language)
         locale = Locale.parse(language)
         local = now.astimezone(self.zone)

@@ -21,7 +21,7 @@ from yaml.nodes import Node, SequenceNode
 
 from bot import markup
 from bot.catalogue import Catalogue
-from bot.city import City, default_city, load_city
+from bot.city import default_city, load_city
 from bot.facts import FactRegistry, fact_keys, fill, load_facts
 from bot.handwritten import find_handwritten
 from bot.yamldoc import Problem, compose, mapping, node_line, scalar_text
@@ -480,4 +480,3 @@ def _path_and_line(answer: Answer) -> tuple[Path, int]:
 
 def _line_of(answer: Answer) -> int:
     return _path_and_line(answer)[1] if answer.location else 1
-

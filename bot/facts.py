@@ -176,9 +176,7 @@ def _parse_fact(path: Path, key: str, key_node: Node, node: Node, problems: list
     )
 
 
-def _parse_value(
-    fact_type: str, node: Node, fields: _Fields, error: _Error
-) -> FactValue | None:
+def _parse_value(fact_type: str, node: Node, fields: _Fields, error: _Error) -> FactValue | None:
     if fact_type == "hours":
         return _parse_hours(node, error)
     text = scalar_text(node)
@@ -231,7 +229,7 @@ def _parse_duration(text: str, node: Node, fields: _Fields, error: _Error) -> De
 def _parse_hours(node: Node, error: _Error) -> WeeklyHours | None:
     days = mapping(node)
     if days is None:
-        error(node, "opening hours are days (mon … sun) with lists of ranges such as [\"09:00-12:30\"]")
+        error(node, 'opening hours are days (mon … sun) with lists of ranges such as ["09:00-12:30"]')
         return None
     week: list[tuple[TimeRange, ...]] = [() for _ in DAYS]
     for day, (day_node, ranges_node) in days.items():
@@ -243,7 +241,7 @@ def _parse_hours(node: Node, error: _Error) -> WeeklyHours | None:
         for item in items:
             parsed = _parse_range(scalar_text(item) or "")
             if parsed is None:
-                error(item, f"{day}: write a range as \"09:00-12:30\" (found {scalar_text(item)!r})")
+                error(item, f'{day}: write a range as "09:00-12:30" (found {scalar_text(item)!r})')
                 return None
             ranges.append(parsed)
         week[DAYS.index(day)] = tuple(sorted(ranges, key=lambda r: r.start))

@@ -14,10 +14,11 @@ from bot.facts import PLACEHOLDER, FactRegistry
 # 8+ digits, optionally grouped: 02 123 45 67, +32 2 123 45 67, 0800/99.340, 00800 2123 2123.
 _PHONE = re.compile(r"(?<![\w.,/])(?:\+|00)?\d(?:[ ./-]?\d){7,}(?![\w])")
 _SHORT_NUMBER = re.compile(r"(?<![\w.,/+])\d{2,6}(?![\w.,]\d)")
+# A bare domain: a label of 3+ characters, then lowercase letters after the last dot ("1712.be",
+# "service-public.fr"); abbreviations such as "p.ex" have shorter labels.
 _WEB = re.compile(
-    r"https?://[^\s)\]>]+|\bwww\.[^\s)\]>]+"
-    r"|\b(?:[a-z0-9-]+\.)+(?:be|brussels|fr|com|org|net|eu|info|gouv|gov|int|paris)\b(?:/[^\s)\]>]*)?",
-    re.IGNORECASE,
+    r"https?://[^\s)\]>]+|\b[wW]{3}\.[^\s)\]>]+"
+    r"|\b[a-z0-9][a-z0-9-]{2,}(?:\.[a-z0-9-]+)*\.[a-z]{2,12}\b(?:/[^\s)\]>]*)?"
 )
 _POSTAL_CODE_TOWN = re.compile(r"\b\d{4,5}\s+[A-ZÀ-Ý][\w'’-]+(?:[ -][A-ZÀ-Ý][\w'’-]+)*")
 _STREET_TYPES = r"(?:rue|avenue|av\.|boulevard|bd|chaussée|place|quai|allée|impasse|straat|laan|steenweg|plein)"
