@@ -102,7 +102,7 @@ def load_city(city_dir: Path, catalogue: Catalogue, facts: FactRegistry) -> tupl
     path = city_dir / "city.yml"
     fallback = default_city(city_dir.name, catalogue)
     if not path.is_file():
-        return fallback, [Problem(path, 1, "no city.yml: copy one from another city and edit it")]
+        return fallback, [Problem(path, 1, "no city.yml: copy one from another city and edit it", blocking=False)]
     root, problems = compose(path)
     fields = mapping(root)
     if fields is None:

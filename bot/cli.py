@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command != "run"
             else replace(settings, city=args.city, cities=(args.city,))
         )
-    _configure_logging(settings.log_level if args.command == "run" else "ERROR")
+    _configure_logging(settings.log_level if args.command == "run" else "WARNING")
     try:
         result: int = args.handler(args, settings)
     except KeyboardInterrupt:

@@ -128,8 +128,8 @@ class LoadReport:
 
     @property
     def errors(self) -> list[Problem]:
-        """Every error (``check`` fails on them)."""
-        return [p for p in self.problems if p.severity == "error"]
+        """The errors that keep something out of service (``check`` also fails on the other errors)."""
+        return [p for p in self.problems if p.blocks]
 
 
 class ContentStore:
@@ -218,8 +218,12 @@ class ContentStore:
         self._files = new_files
         self._answers = self._with_review_state(answers_by_key, report)
         self.last_report = report
-        for problem in report.errors:
-            logger.error("Content problem: %s", problem)
+        for problem in report.problems:
+            if problem.blocks:
+                logger.error("Content problem: %s", problem)
+        unsafe = sum(p.severity == "error" and not p.blocks for p in report.problems)
+        if unsafe:
+            logger.warning("%s: %d value(s) outside the fact registry; run newcomer-bot check", self.city_dir, unsafe)
         for path in report.kept_last_good:
             logger.warning("Keeping the last good version of %s until it is fixed", path)
         return report

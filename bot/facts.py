@@ -114,7 +114,9 @@ def load_facts(path: Path, today: dt.date, max_age_days: int = 365) -> FactRegis
     """Read ``facts.yml``; a broken entry is reported (file:line) and left out, never raised."""
     registry = FactRegistry(path=path)
     if not path.is_file():
-        registry.problems.append(Problem(path, 1, "no fact registry (facts.yml): answers cannot use {{facts}}"))
+        registry.problems.append(
+            Problem(path, 1, "no fact registry (facts.yml): answers cannot use {{facts}}", blocking=False)
+        )
         return registry
     root, problems = compose(path)
     registry.problems.extend(problems)
