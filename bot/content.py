@@ -450,9 +450,9 @@ def _review(fields: dict[str, Node], node: Node, error: _Report) -> tuple[str, s
     try:
         reviewed_on = dt.date.fromisoformat(reviewed_on_text or "")
     except ValueError:
-        error(fields.get("reviewed_on") or node, "a reviewed answer needs 'reviewed_on: YYYY-MM-DD'")
+        error(fields.get("reviewed_on") or status_node, "a reviewed answer needs 'reviewed_on: YYYY-MM-DD'")
     if not reviewed_by:
-        error(fields.get("reviewed_by") or node, "a reviewed answer needs 'reviewed_by:' (who checked it)")
+        error(fields.get("reviewed_by") or status_node, "a reviewed answer needs 'reviewed_by:' (who checked it)")
     return "reviewed", reviewed_by or "", reviewed_on
 
 

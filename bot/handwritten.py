@@ -13,7 +13,8 @@ from bot.facts import PLACEHOLDER, FactRegistry
 
 # 8+ digits, optionally grouped: 02 123 45 67, +32 2 123 45 67, 0800/99.340, 00800 2123 2123.
 _PHONE = re.compile(r"(?<![\w.,/])(?:\+|00)?\d(?:[ ./-]?\d){7,}(?![\w])")
-_SHORT_NUMBER = re.compile(r"(?<![\w.,/+])\d{2,6}(?![\w.,]\d)")
+# Three digits or more: two-digit lines (15, 17, 18) cannot be told from ages, percentages, hours.
+_SHORT_NUMBER = re.compile(r"(?<![\w.,/+])\d{3,6}(?![\w.,]\d)")
 # A bare domain: a label of 3+ characters, then lowercase letters after the last dot ("1712.be",
 # "service-public.fr"); abbreviations such as "p.ex" have shorter labels.
 _WEB = re.compile(
@@ -52,7 +53,7 @@ def find_handwritten(text: str, facts: FactRegistry) -> list[Handwritten]:
             found.append(Handwritten("phone number", match.group(0), number, phone_digits.get(_digits(match.group(0)))))
         line = _PHONE.sub(" ", line)
         for match in _SHORT_NUMBER.finditer(line):
-            # Short numbers (112, 1712, 3919) are phone numbers only when the registry has them.
+            # Short numbers (112, 1712, 3919) are phone numbers when the registry has them.
             if match.group(0) in phone_digits:
                 found.append(Handwritten("phone number", match.group(0), number, phone_digits[match.group(0)]))
         for pattern in (_STREET, _POSTAL_CODE_TOWN):

@@ -126,6 +126,13 @@ DOMICILIATION_EXAMPLES = {
 }
 
 
+class _StaffStyleDumper(yaml.SafeDumper):
+    """Indents lists under their key, as staff write them (and as ``stamp`` keeps them)."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
 def answer(title: str, text: str, **fields: object) -> dict[str, object]:
     """One answer entry with the required fields."""
     return {"title": title, "text": text, "source": "Fixture source", "status": "draft", **fields}
@@ -154,7 +161,7 @@ def write_city(
         entries.update((overrides or {}).get(language, {}))
         folder = city_dir / language
         folder.mkdir()
-        text = yaml.safe_dump(entries, allow_unicode=True, sort_keys=False, width=4096)
+        text = yaml.dump(entries, Dumper=_StaffStyleDumper, allow_unicode=True, sort_keys=False, width=4096)
         (folder / "answers.yml").write_text(text, encoding="utf-8")
     return city_dir
 

@@ -18,13 +18,6 @@ from tests.citypack import write_riverton
 PARIS = ZoneInfo("Europe/Paris")
 
 
-@pytest.fixture
-def riverton(tmp_path: Path, catalogue: Catalogue) -> ContentStore:
-    store = ContentStore(write_riverton(tmp_path, catalogue), catalogue, today=lambda: dt.date(2026, 12, 1))
-    store.reload()
-    return store
-
-
 def hours(store: ContentStore, translations: Translations) -> OpeningHours:
     fact = store.facts.facts["welcome_hours"]
     return OpeningHours(fact.weekly_hours, store.city.zone, translations)
@@ -103,9 +96,7 @@ def test_office_without_hours_says_so(tmp_path: Path, catalogue: Catalogue, tran
         ("default_language: fr", "default_language: nl", "is not in 'languages'"),
     ],
 )
-def test_city_yml_mistakes_have_a_line(
-    tmp_path: Path, catalogue: Catalogue, old: str, new: str, message: str
-) -> None:
+def test_city_yml_mistakes_have_a_line(tmp_path: Path, catalogue: Catalogue, old: str, new: str, message: str) -> None:
     city_dir = write_riverton(tmp_path, catalogue)
     path = city_dir / "city.yml"
     text = path.read_text()

@@ -99,7 +99,7 @@ def test_a_url_becomes_a_link_and_fill_puts_facts_in(registry: FactRegistry) -> 
         ("x:\n  type: url\n  value: http://example.org\n", "starts with https://"),
         ("x:\n  type: amount\n  value: 200\n", "needs 'currency:'"),
         ("x:\n  type: duration\n  value: 8\n  unit: fortnight\n", "needs 'unit:'"),
-        ("x:\n  type: hours\n  value:\n    mon: [\"9-12\"]\n", "write a range as"),
+        ('x:\n  type: hours\n  value:\n    mon: ["9-12"]\n', "write a range as"),
         ("x:\n  type: date\n  value: 1 June\n", "YYYY-MM-DD"),
         ("x:\n  type: url\n  value: https://example.org\n  free: true\n", "only for a phone"),
         ("Bad-Key:\n  type: text\n  value: a\n", "lower_snake_case"),
