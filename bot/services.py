@@ -149,7 +149,10 @@ async def _city_services(settings: Settings, shared: _Shared, database: SQLiteSt
     # The dialogue core asks the detector itself (for Rasa too), so the backend does not repeat it.
     embedded = await asyncio.to_thread(build_embedded_backend, settings, None)
     nlu: NluBackend = embedded
-    if settings.nlu_backend == "rasa":
+    if settings.nlu_backend == "rasa" and content.city.added:
+        # The Rasa server is trained on the shared data only: it cannot know a city's own intents.
+        logger.info("City %s has its own intents: answering with its embedded model, not Rasa", settings.city)
+    elif settings.nlu_backend == "rasa":
         from nlu.rasa_backend import FailoverBackend, RasaBackend
 
         rasa = RasaBackend(settings.rasa_url, token=settings.rasa_token, timeout_s=settings.rasa_timeout_seconds)
