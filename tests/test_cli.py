@@ -159,6 +159,19 @@ def test_show_prints_an_answer_as_the_chat_does(cities_dir: Path) -> None:
     assert unknown.returncode == 2 and "not an intent of hilltown" in unknown.stderr
 
 
+def test_chat_and_train_for_one_city(cities_dir: Path, tmp_path: Path) -> None:
+    env = {"CONTENT_DIR": str(cities_dir), "MODEL_CACHE_DIR": str(PROJECT_ROOT / "var" / "models")}
+    lines = "bonjour\nje veux apprendre le néerlandais\nje n'ai pas d'adresse pour recevoir mon courrier\n"
+    result = run_cli("chat", "--city", "riverton", "--lang", "fr", stdin=lines, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Ceci ne s'applique pas à Riverton-sur-Loire." in result.stdout
+    assert "Une adresse administrative gratuite au centre social." in result.stdout  # the city's own intent
+    trained = run_cli("train", "--city", "riverton", "--out", str(tmp_path / "m.npz"), env=env)
+    assert trained.returncode == 0 and "40 intents" in trained.stdout
+    unknown = run_cli("chat", "--city", "atlantis", env=env)
+    assert unknown.returncode == 2 and "no city folder" in unknown.stderr
+
+
 def test_stamp_writes_versions_into_translations(cities_dir: Path) -> None:
     result = run_cli("stamp", "--city", "riverton", env={"CONTENT_DIR": str(cities_dir)})
     assert result.returncode == 0, result.stderr
