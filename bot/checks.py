@@ -1,4 +1,9 @@
-"""``newcomer-bot check``: everything staff and translators can break, reported with file and line."""
+"""``newcomer-bot check``: everything staff and translators can break, reported with file and line.
+
+Every city under ``responses/`` is checked: its facts, its ``city.yml``, its answers (with a
+coverage table: reviewed, draft, stale, missing or disabled per intent and language, and the
+version of each original) and its own training examples.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,9 @@ from bot.catalogue import Catalogue
 from bot.content import ContentStore
 from bot.i18n import LOCALE_DIR, Translations
 from nlu.loading import DataError, TrainingData, load_training_data
+
+CITY_NLU_FOLDER = "nlu"
+COVERAGE_MARKS = {"reviewed": "R", "draft": "d", "stale": "s", "missing": "-", "disabled": "x"}
 
 MIN_EXAMPLES_CORE = 30
 MIN_EXAMPLES_EXTENDED = 12
@@ -29,15 +37,33 @@ class CheckResult:
         return not self.errors
 
 
-def run_checks(catalogue: Catalogue, content: ContentStore, data_dir: Path, heldout_dir: Path | None) -> CheckResult:
-    """Check training data, held-out split, answers and UI catalogs."""
+def run_checks(
+    catalogue: Catalogue, cities: list[ContentStore], data_dir: Path, heldout_dir: Path | None
+) -> CheckResult:
+    """Check training data, held-out split, every city's facts, city.yml, answers, and UI catalogs."""
     result = CheckResult()
     training = _check_training_data(catalogue, data_dir, result)
     if training is not None and heldout_dir is not None and heldout_dir.is_dir():
         _check_heldout(catalogue, training, heldout_dir, result)
-    _check_answers(catalogue, content, result)
+    for content in cities:
+        _check_answers(catalogue, content, result)
+        _check_city_training_data(content, result)
     _check_catalogs(catalogue, result)
     return result
+
+
+def coverage(store: ContentStore) -> dict[tuple[str, str], str]:
+    """(intent, language) -> reviewed | draft | stale | missing | disabled, for a loaded city."""
+    city = store.city
+    table = {}
+    for intent in store.intents:
+        for language in city.languages:
+            answer = store.get(language, intent)
+            if intent in city.disabled:
+                table[intent, language] = "disabled"
+            else:
+                table[intent, language] = answer.review_state if answer is not None else "missing"
+    return table
 
 
 def _check_training_data(catalogue: Catalogue, data_dir: Path, result: CheckResult) -> TrainingData | None:
@@ -86,37 +112,56 @@ def _check_answers(catalogue: Catalogue, content: ContentStore, result: CheckRes
     report = content.reload()
     for problem in report.problems:
         (result.errors if problem.severity == "error" else result.warnings).append(str(problem))
-    languages = catalogue.languages
-    width = max(len(intent) for intent in catalogue.intents)
-    result.table.append(" " * width + "  " + " ".join(f"{code:>2}" for code in languages))
-    missing_core = []
-    totals: Counter[str] = Counter()
-    for intent in catalogue.intents:
-        cells = []
-        for language in languages:
-            answer = content.get(language, intent)
-            if answer is None:
-                cells.append(" -")
-                totals["missing"] += 1
-                if language in catalogue.core_languages:
-                    missing_core.append(f"{language}/{intent}")
-            elif answer.is_draft:
-                cells.append(" d")
-                totals["draft"] += 1
-            else:
-                cells.append(" R")
-                totals["reviewed"] += 1
-            if answer is not None and not answer.source:
-                result.errors.append(f"{answer.location}: {intent}: no source")
-        result.table.append(f"{intent:<{width}}  " + " ".join(cells))
+    city = content.city
+    table = coverage(content)
+    languages = city.languages
+    width = max(len(intent) for intent in content.intents)
+    result.table.append(f"{city.name('en')} ({content.city_dir}), original language {city.original_language}:")
+    result.table.append(" " * width + "  " + " ".join(f"{code:>2}" for code in languages) + "  version")
+    for intent in content.intents:
+        cells = " ".join(f"{COVERAGE_MARKS[table[intent, language]]:>2}" for language in languages)
+        result.table.append(f"{intent:<{width}}  {cells}  {content.version(intent) or '-'}")
+    totals = Counter(table.values())
     result.table.append(
-        f"R reviewed: {totals['reviewed']}   d draft: {totals['draft']}   - missing: {totals['missing']}"
-        f"   ({len(catalogue.intents)} intents x {len(languages)} languages)"
+        "   ".join(f"{mark} {state}: {totals[state]}" for state, mark in COVERAGE_MARKS.items())
+        + f"   ({len(content.intents)} intents x {len(languages)} languages)"
     )
+    result.table.append("")
+    missing_core = [
+        f"{language}/{intent}"
+        for (intent, language), state in table.items()
+        if state == "missing" and language in catalogue.core_languages
+    ]
     if missing_core:
-        result.errors.append(f"answers missing in a core language: {', '.join(missing_core)}")
+        result.errors.append(f"{content.city_dir}: answers missing in a core language: {', '.join(missing_core)}")
     for path in report.kept_last_good:
         result.errors.append(f"{path}: has errors (a running bot keeps its last good version)")
+
+
+def _check_city_training_data(content: ContentStore, result: CheckResult) -> None:
+    """A city's own examples: only its intents, and every added intent trained in each of its languages."""
+    folder = content.city_dir / CITY_NLU_FOLDER
+    added = content.city.added
+    if not folder.is_dir():
+        if added:
+            result.errors.append(f"{folder}: no training examples for the added intents {', '.join(added)}")
+        return
+    try:
+        data = load_training_data(folder)
+    except DataError as exc:
+        result.errors.append(str(exc))
+        return
+    known = set(content.intents)
+    for example in data.examples:
+        if example.intent not in known:
+            result.errors.append(
+                f"{example.source}: intent {example.intent!r} is not in the catalogue or intents.added"
+            )
+    counts = Counter((example.language, example.intent) for example in data.examples)
+    for intent in added:
+        for language in content.city.languages:
+            if counts[language, intent] == 0:
+                result.errors.append(f"{folder}/{language}: added intent {intent!r} has no training examples")
 
 
 def _check_catalogs(catalogue: Catalogue, result: CheckResult) -> None:

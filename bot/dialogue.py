@@ -7,15 +7,19 @@ channel, and every reply offers a way on (menu, suggestions, a person): no dead 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot import messages as m
 from bot.catalogue import Catalogue
+from bot.city import office_card
 from bot.content import Answer, ContentStore
+from bot.facts import render
 from bot.i18n import Translations, Translator, endonym, is_rtl
 from bot.storage import StateStore, UserState
 from nlu.langid import LanguageDetector
@@ -25,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 MAX_INPUT_CHARS = 2000  # a question is never longer; the rest of a pasted wall of text is ignored
 SUGGESTION_MIN_CONFIDENCE = 0.08
-ORIGINAL_LANGUAGES = ("fr", "en")  # the languages staff write and review the originals in
+MENU_ROLES = ("greeting", "help", "out_of_scope")  # answers followed by the topic menu
 
 
 # Marks a string for extraction by pybabel without translating it at import time.
@@ -34,12 +38,9 @@ def N_(message: str) -> str:
     return message
 
 
-TOPIC_LABELS = {
-    "reception": N_("Reception and papers"),
-    "services": N_("Help and services"),
-    "housing": N_("Housing"),
-    "courses": N_("Courses"),
-}
+def utc_now() -> dt.datetime:
+    """The current time (the default clock; tests inject their own)."""
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class DialogueCore:
         store: StateStore,
         options: CoreOptions | None = None,
         question_log: QuestionLog | None = None,
+        clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self.catalogue = catalogue
         self.nlu = nlu
@@ -87,6 +89,12 @@ class DialogueCore:
         self.store = store
         self.options = options or CoreOptions()
         self.question_log = question_log
+        self.clock = clock
+
+    @property
+    def intents(self) -> tuple[str, ...]:
+        """The intents of this core's city: the shared catalogue's and the city's own."""
+        return self.content.intents
 
     # ----- entry points used by channels -------------------------------------------------------
 
@@ -105,9 +113,9 @@ class DialogueCore:
         language = self.resolve_language(state, suggested_language)
         _ = self._t(language)
         text = _(
-            "Welcome! I answer questions about life in Brussels for newcomers: papers, housing, "
-            "courses, health, work and help. The answers come from the reception office for newcomers."
-        )
+            "Welcome! I answer questions about life in {city} for newcomers: papers, housing, "
+            "courses, health, work and help."
+        ).format(city=self.content.city.name(language))
         return m.Reply(
             [
                 self._message(language, text),
@@ -132,7 +140,7 @@ class DialogueCore:
         if self.question_log is not None:
             self.question_log.parsed(state.user_key, cleaned, language, parse)
         logger.debug("Parsed message: intent=%s confidence=%.2f language=%s", intent, confidence, language)
-        if intent == FALLBACK_INTENT or intent not in self.catalogue.intents:
+        if intent == FALLBACK_INTENT or intent not in self.intents:
             self.store.count("fallback", language)
             reply = self._fallback(language, parse)
         else:
@@ -163,7 +171,7 @@ class DialogueCore:
             return m.Reply([self.menu(language)])
         if kind == "topic" and rest in self.catalogue.menu_topics:
             return m.Reply([self._topic_menu(language, rest)])
-        if kind == "intent" and rest in self.catalogue.intents:
+        if kind == "intent" and rest in self.intents:
             self.store.count("button", language, rest)
             state.last_intent = rest
             self.store.save(state)
@@ -171,10 +179,10 @@ class DialogueCore:
             reply.intent = rest
             return reply
         if action == m.ACTION_HUMAN:
-            return self._answer_intent(language, "human_handoff", with_feedback=False)
+            return self._answer_intent(language, self.catalogue.intent_for("handoff"), with_feedback=False)
         if kind == "fb":
             verdict, _sep, intent = rest.partition(":")
-            if verdict in {"up", "down"} and intent in self.catalogue.intents:
+            if verdict in {"up", "down"} and intent in self.intents:
                 if verdict == "down" and self.question_log is not None:
                     self.question_log.feedback_down(state.user_key, language, intent)
                 return self._feedback(language, intent, verdict == "up")
@@ -195,7 +203,7 @@ class DialogueCore:
         """The topic menu."""
         _ = self._t(language)
         rows: list[m.ButtonRow] = [
-            (m.Button(_(TOPIC_LABELS.get(topic, topic)), m.topic_action(topic)),)
+            (m.Button(self.catalogue.topic_label(topic, language), m.topic_action(topic)),)
             for topic in self.catalogue.menu_topics
         ]
         rows.append((m.Button(_("Talk to a person"), m.ACTION_HUMAN), m.Button(_("Language"), m.ACTION_LANGUAGES)))
@@ -203,7 +211,7 @@ class DialogueCore:
 
     def help(self, state: UserState) -> m.Reply:
         """What the bot can do, and the menu."""
-        return self._answer_intent(self.resolve_language(state), "help", with_feedback=False)
+        return self._answer_intent(self.resolve_language(state), self.catalogue.intent_for("help"), with_feedback=False)
 
     def non_text(self, state: UserState) -> m.Reply:
         """A photo, voice message, sticker or file: we only read text."""
@@ -255,6 +263,8 @@ class DialogueCore:
     # ----- building replies --------------------------------------------------------------------
 
     def _answer_intent(self, language: str, intent: str, with_feedback: bool) -> m.Reply:
+        if intent in self.content.city.disabled:
+            return self._not_here(language, intent)
         answer, answer_language = self._find_answer(language, intent)
         _ = self._t(language)
         if answer is None:
@@ -264,18 +274,62 @@ class DialogueCore:
         if answer_language != language:
             notice = _("This answer is not yet available in your language. Here it is in {language}.")
             messages.append(self._message(language, notice.format(language=endonym(answer_language))))
-        if intent == "change_language":
-            messages.append(self._language_picker(language, selected=language, prompt=answer.text))
-            return m.Reply(messages)
+        if self.catalogue.has_role(intent, "change_language"):
+            messages.append(self._language_picker(language, selected=language, prompt=self._filled(answer)))
+            return m.Reply(messages, source=answer.source)
         messages.append(self._answer_message(answer, language, with_feedback))
-        if intent in {"greet", "help", "out_of_scope"}:
+        messages.extend(self._office_cards(intent, language))
+        if any(self.catalogue.has_role(intent, role) for role in MENU_ROLES):
             messages.append(self.menu(language))
-        return m.Reply(messages)
+        return m.Reply(messages, source=answer.source)
+
+    def _office_cards(self, intent: str, language: str) -> list[m.OutgoingMessage]:
+        """The office card(s) under the office answer; the hand-off office's under the hand-off answer."""
+        city = self.content.city
+        if self.catalogue.has_role(intent, "office"):
+            offices = list(city.offices)
+        elif self.catalogue.has_role(intent, "handoff") and city.handoff_office is not None:
+            offices = [city.handoff_office]
+        else:
+            return []
+        now = self.clock()
+        return [office_card(office, city, self.content.facts, self.translations, language, now) for office in offices]
+
+    def _not_here(self, language: str, intent: str) -> m.Reply:
+        """A disabled intent: say honestly it does not apply in this city, and what to read instead."""
+        _ = self._t(language)
+        city = self.content.city
+        buttons: list[m.ButtonRow] = []
+        for name in city.disabled[intent].instead:
+            answer = self._find_answer(language, name)[0]
+            if answer is not None:
+                buttons.append((m.Button(answer.title, m.intent_action(name)),))
+        text = _("This does not apply in {city}.").format(city=city.name(language))
+        if buttons:
+            text += "\n" + _("See instead:")
+        buttons.append((m.Button(_("Menu"), m.ACTION_MENU), m.Button(_("Talk to a person"), m.ACTION_HUMAN)))
+        messages = [self._message(language, text, tuple(buttons))]
+        own_answer = self._find_answer(language, intent)[0]
+        if own_answer is not None:
+            messages.append(self._answer_message(own_answer, language, with_feedback=False))
+        return m.Reply(messages, source=own_answer.source if own_answer else None)
+
+    def _filled(self, answer: Answer) -> str:
+        """The answer's text with its facts put in; the emergency numbers first for the emergency role."""
+        text = answer.filled_text(self.content.facts)
+        if not self.catalogue.has_role(answer.intent, "emergency"):
+            return text
+        lines = []
+        for key in self.content.city.emergency_numbers:
+            fact = self.content.facts.get(key)
+            if fact is not None:
+                lines.append(f"**{render(fact, answer.language)}** {fact.label}".rstrip())
+        return "\n".join(lines) + "\n\n" + text if lines else text
 
     def _answer_message(self, answer: Answer, ui_language: str, with_feedback: bool) -> m.OutgoingMessage:
         _ = self._t(ui_language)
-        parts = [answer.text]
-        if answer.intent == "human_handoff" and self.options.female_counsellor_available:
+        parts = [self._filled(answer)]
+        if self.catalogue.has_role(answer.intent, "handoff") and self.options.female_counsellor_available:
             parts.append(_("You can ask to speak with a woman counsellor."))
         if not self.catalogue.is_conversation(answer.intent):
             parts.append(_("Source: {source}").format(source=answer.source))
@@ -300,21 +354,19 @@ class DialogueCore:
         return self._message(answer.language, "\n\n".join(parts), tuple(rows))
 
     def _find_answer(self, language: str, intent: str) -> tuple[Answer | None, str]:
-        """The answer in ``language``; else the original French or English; drafts as configured."""
-        for candidate in (language, *ORIGINAL_LANGUAGES):
+        """The answer in ``language``; else in the city's original or default language; drafts as configured."""
+        city = self.content.city
+        for candidate in dict.fromkeys((language, city.original_language, city.default_language)):
             answer = self.content.get(candidate, intent)
             if answer is not None and (self.options.serve_drafts or not answer.is_draft):
                 return answer, candidate
         return None, language
 
     def _reviewed_original(self, answer: Answer) -> Answer | None:
-        if not answer.is_draft or answer.language in ORIGINAL_LANGUAGES:
+        if not answer.is_draft or answer.language == self.content.city.original_language:
             return None
-        for language in ORIGINAL_LANGUAGES:
-            original = self.content.get(language, answer.intent)
-            if original is not None and not original.is_draft:
-                return original
-        return None
+        original = self.content.original(answer.intent)
+        return original if original is not None and not original.is_draft else None
 
     def _fallback(self, language: str, parse: ParseResult) -> m.Reply:
         _ = self._t(language)
@@ -322,7 +374,7 @@ class DialogueCore:
         for ranked in parse["intent_ranking"]:
             name = ranked["name"]
             if (
-                name in self.catalogue.intents
+                name in self.intents
                 and not self.catalogue.is_conversation(name)
                 and ranked["confidence"] >= SUGGESTION_MIN_CONFIDENCE
             ):
@@ -357,13 +409,15 @@ class DialogueCore:
     def _topic_menu(self, language: str, topic: str) -> m.OutgoingMessage:
         _ = self._t(language)
         buttons = []
-        for intent in self.catalogue.topics[topic]:
+        city = self.content.city
+        intents = [*self.catalogue.topics[topic], *(name for name, own in city.added.items() if own == topic)]
+        for intent in (name for name in intents if name not in city.disabled):
             answer = self._find_answer(language, intent)[0]
             if answer is not None:
                 buttons.append(m.Button(answer.title, m.intent_action(intent)))
         rows: list[m.ButtonRow] = [tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2)]
         rows.append((m.Button(_("Back to topics"), m.ACTION_MENU),))
-        title = _(TOPIC_LABELS.get(topic, topic))
+        title = self.catalogue.topic_label(topic, language)
         return self._message(language, f"**{title}**\n" + _("Choose a question:"), tuple(rows))
 
     def _language_picker(

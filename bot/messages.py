@@ -74,3 +74,4 @@ class Reply:
     messages: list[OutgoingMessage] = field(default_factory=list)
     intent: str | None = None
     confidence: float | None = None
+    source: str | None = None  # the answer's source, kept for channels and staff tools

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 # The checkout (or the image's /app): where nlu/, responses/ and var/ live by default.
@@ -23,6 +24,8 @@ class Settings:
     """Typed settings; see ``.env.example`` for what each one means."""
 
     telegram_bot_token: str | None = field(default=None, repr=False)
+    # Per city: TELEGRAM_BOT_TOKEN_<CITY KEY IN CAPITALS, '-' AS '_'>; see ``token_for``.
+    city_tokens: Mapping[str, str] = field(default_factory=dict, repr=False)
     telegram_base_url: str = "https://api.telegram.org/bot"
     webhook_url: str | None = None
     webhook_listen: str = "127.0.0.1"
@@ -34,7 +37,9 @@ class Settings:
     handoff_retention_hours: int = 72
 
     content_dir: Path = PROJECT_ROOT / "responses"
-    content_city: str = "brussels"
+    city: str = ""  # the city of chat, check, train ...; empty: the first city folder under content_dir
+    cities: tuple[str, ...] = ()  # the cities one ``run`` serves (default: ``city`` alone)
+    fact_max_age_days: int = 365
     content_reload_seconds: float = 5.0
     serve_drafts: bool = True
     default_language: str = "fr"
@@ -86,8 +91,15 @@ class Settings:
         defaults = cls()
         state_db_path = path("STATE_DB_PATH", defaults.state_db_path)
         try:
+            content_dir = path("CONTENT_DIR", defaults.content_dir)
+            # CONTENT_CITY is the setting's name before several cities existed.
+            city = text("CITY", None) or text("CONTENT_CITY", None) or first_city(content_dir)
+            cities = tuple(part for part in re.split(r"[,\s]+", text("CITIES", "") or "") if part) or (city,)
             return cls(
                 telegram_bot_token=text("TELEGRAM_BOT_TOKEN", None),
+                city_tokens={
+                    name: token for name in cities if (token := text(city_token_variable(name), None)) is not None
+                },
                 telegram_base_url=text("TELEGRAM_BASE_URL", defaults.telegram_base_url) or "",
                 webhook_url=text("WEBHOOK_URL", None),
                 webhook_listen=text("WEBHOOK_LISTEN", defaults.webhook_listen) or "",
@@ -97,8 +109,10 @@ class Settings:
                 staff_chat_id=int(text("STAFF_CHAT_ID", "") or 0) or None,
                 female_counsellor_ids=_ids(text("FEMALE_COUNSELLOR_IDS", "")),
                 handoff_retention_hours=int(text("HANDOFF_RETENTION_HOURS", "72") or 0),
-                content_dir=path("CONTENT_DIR", defaults.content_dir),
-                content_city=text("CONTENT_CITY", defaults.content_city) or "",
+                content_dir=content_dir,
+                city=city,
+                cities=cities,
+                fact_max_age_days=int(text("FACT_MAX_AGE_DAYS", str(defaults.fact_max_age_days)) or 0),
                 content_reload_seconds=float(text("CONTENT_RELOAD_SECONDS", "5") or 0),
                 serve_drafts=_flag(values, "SERVE_DRAFTS", defaults.serve_drafts),
                 default_language=text("DEFAULT_LANGUAGE", defaults.default_language) or "",
@@ -142,12 +156,50 @@ class Settings:
             raise SettingsError("HANDOFF_RETENTION_HOURS must not be negative")
         if self.staff_users_file.resolve().is_relative_to(self.content_dir.resolve()):
             raise SettingsError("STAFF_USERS_FILE must be outside CONTENT_DIR (password hashes are not content)")
+        for name in {self.city, *self.cities}:
+            if not (self.content_dir / name).is_dir():
+                raise SettingsError(f"city {name!r}: no folder {self.content_dir / name}")
+        if len(self.cities) > 1 and (self.webhook_url or self.telegram_bot_token):
+            # One token cannot serve two cities; webhooks would need one path per city.
+            raise SettingsError(
+                "with several CITIES, give one TELEGRAM_BOT_TOKEN_<CITY> each (and use polling, not WEBHOOK_URL)"
+            )
         return self
 
     @property
     def city_content_dir(self) -> Path:
         """``responses/<city>``."""
-        return self.content_dir / self.content_city
+        return self.city_dir(self.city)
+
+    def city_dir(self, city: str) -> Path:
+        """``responses/<city>`` of any city."""
+        return self.content_dir / city
+
+    def token_for(self, city: str) -> str | None:
+        """The Telegram token of a city: its own, else the general one when it is the only city."""
+        return self.city_tokens.get(city) or (self.telegram_bot_token if len(self.cities) <= 1 else None)
+
+    def for_city(self, city: str) -> Settings:
+        """These settings for one city (its folder and its Telegram token)."""
+        return replace(self, city=city, cities=(city,), telegram_bot_token=self.token_for(city))
+
+
+def city_token_variable(city: str) -> str:
+    """``saint-jean-de-la-ruelle`` -> ``TELEGRAM_BOT_TOKEN_SAINT_JEAN_DE_LA_RUELLE``."""
+    return "TELEGRAM_BOT_TOKEN_" + re.sub(r"[^A-Z0-9]", "_", city.upper())
+
+
+def city_folders(content_dir: Path) -> list[Path]:
+    """Every city folder under ``content_dir``, in name order."""
+    if not content_dir.is_dir():
+        return []
+    return sorted(path for path in content_dir.iterdir() if path.is_dir() and not path.name.startswith((".", "_")))
+
+
+def first_city(content_dir: Path) -> str:
+    """The first city folder in name order (the default city); "" when none."""
+    folders = city_folders(content_dir)
+    return folders[0].name if folders else ""
 
 
 def _ids(raw: str | None) -> frozenset[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -46,23 +47,45 @@ def load_fallback_config(rasa_config: Path) -> FallbackConfig:
     return FallbackConfig(threshold=0.0, ambiguity_threshold=0.0)
 
 
-def fingerprint(data: TrainingData, data_root: Path, config: TrainingConfig) -> str:
+def fingerprint(data: TrainingData, data_root: Path, config: TrainingConfig, extra_roots: Sequence[Path] = ()) -> str:
     """A hash of the training files and the hyperparameters: the model cache key."""
     settings = {"config": asdict(config), "training_version": TRAINING_VERSION, "format": FORMAT_VERSION}
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    # Shared files keep their plain relative name (so existing caches stay valid); a city's get a prefix.
+    roots = [("", data_root)] + [(f"city-{n}/", root) for n, root in enumerate(extra_roots)]
     for file in sorted(data.files):
-        relative = file.relative_to(data_root) if data_root.is_dir() else Path(file.name)
-        digest.update(str(relative).encode() + b"\0" + file.read_bytes() + b"\0")
+        prefix, root = next(((p, r) for p, r in roots if r.is_dir() and file.is_relative_to(r)), ("", None))
+        relative = prefix + str(file.relative_to(root)) if root else file.name
+        digest.update(relative.encode() + b"\0" + file.read_bytes() + b"\0")
     return digest.hexdigest()[:20]
 
 
-def load_or_train(
-    data_path: Path, cache_dir: Path | None, config: TrainingConfig | None = None
-) -> tuple[IntentModel, TrainingData]:
-    """Load the cached model for this data and config, training (and caching) it when missing."""
-    config = config or TrainingConfig()
+def load_city_training_data(data_path: Path, city_nlu_dir: Path | None) -> TrainingData:
+    """The shared training data plus a city's own examples (``responses/<city>/nlu/<lang>/*.yml``)."""
     data = load_training_data(data_path)
-    cache_file = cache_dir / f"intent-model-{fingerprint(data, data_path, config)}.npz" if cache_dir else None
+    if city_nlu_dir is not None and city_nlu_dir.is_dir() and any(city_nlu_dir.rglob("*.y*ml")):
+        city = load_training_data(city_nlu_dir)
+        data.examples.extend(city.examples)
+        data.files.extend(city.files)
+        for name in ("synonyms", "regexes", "lookups"):
+            getattr(data, name).update(getattr(city, name))
+        data.entity_annotations += city.entity_annotations
+    return data
+
+
+def load_or_train(
+    data_path: Path, cache_dir: Path | None, config: TrainingConfig | None = None, city_nlu_dir: Path | None = None
+) -> tuple[IntentModel, TrainingData]:
+    """Load the cached model for this data (and city) and config, training (and caching) it when missing.
+
+    A city's model is the shared data plus the city's own examples, so its added intents are known
+    to that city only; the cache key covers both, so each city gets its own cached model.
+    """
+    config = config or TrainingConfig()
+    data = load_city_training_data(data_path, city_nlu_dir)
+    extra_roots = (city_nlu_dir,) if city_nlu_dir is not None else ()
+    key = fingerprint(data, data_path, config, extra_roots)
+    cache_file = cache_dir / f"intent-model-{key}.npz" if cache_dir else None
     if cache_file is not None and cache_file.is_file():
         try:
             model = IntentModel.load(cache_file)

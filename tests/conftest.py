@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from bot.storage import SQLiteStore
 from nlu.embedded import EmbeddedBackend, load_fallback_config, load_or_train
 from nlu.langid import LanguageDetector
 from nlu.model import IntentModel
+from tests.citypack import write_hilltown, write_riverton
 
 DATA_DIR = PROJECT_ROOT / "nlu" / "data"
 HELDOUT_DIR = PROJECT_ROOT / "nlu" / "heldout"
@@ -91,3 +93,36 @@ def core(
     core_options: CoreOptions,
 ) -> DialogueCore:
     return DialogueCore(catalogue, embedded, detector, content, translations, store, core_options)
+
+
+TODAY = dt.date(2026, 12, 1)
+
+
+@pytest.fixture
+def cities_dir(tmp_path: Path, catalogue: Catalogue) -> Path:
+    """Two small fixture cities (see tests/citypack.py), safe to edit."""
+    root = tmp_path / "cities"
+    write_riverton(root, catalogue)
+    write_hilltown(root, catalogue)
+    return root
+
+
+@pytest.fixture
+def riverton(cities_dir: Path, catalogue: Catalogue) -> ContentStore:
+    store = ContentStore(cities_dir / "riverton", catalogue, today=lambda: TODAY)
+    store.reload()
+    return store
+
+
+@pytest.fixture
+def riverton_core(
+    catalogue: Catalogue,
+    embedded: EmbeddedBackend,
+    detector: LanguageDetector,
+    riverton: ContentStore,
+    translations: Translations,
+    store: SQLiteStore,
+) -> DialogueCore:
+    # Monday 30 November 2026, 10:00 in Riverton (Europe/Paris): the office is open.
+    clock = lambda: dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)  # noqa: E731
+    return DialogueCore(catalogue, embedded, detector, riverton, translations, store, CoreOptions(), clock=clock)

@@ -121,19 +121,65 @@ def test_train_writes_a_model_file(tmp_path: Path) -> None:
     assert out.is_file() and "2 intents" in result.stdout
 
 
-def test_check_passes_on_the_project_and_fails_on_a_broken_copy(tmp_path: Path) -> None:
-    result = run_cli("check")
+def test_check_passes_on_clean_cities_and_fails_on_a_hand_written_number(cities_dir: Path) -> None:
+    result = run_cli("check", env={"CONTENT_DIR": str(cities_dir)})
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "domestic_violence" in result.stdout and "(39 intents x 12 languages)" in result.stdout
-    broken = tmp_path / "responses"
-    shutil.copytree(CONTENT_DIR, broken)
-    housing = broken / "brussels" / "fr" / "housing.yml"
-    housing.write_text(housing.read_text(encoding="utf-8").replace("title:", "titel:", 1), encoding="utf-8")
-    (broken / "brussels" / "nl" / "courses.yml").unlink()
-    failed = run_cli("check", env={"CONTENT_DIR": str(broken)})
+    assert "Riverton (" in result.stdout and "Hilltown (" in result.stdout  # every city, one table each
+    assert "(40 intents x 3 languages)" in result.stdout and "(39 intents x 2 languages)" in result.stdout
+    dutch = next(line for line in result.stdout.splitlines() if line.startswith("dutch_course") and " x " in line)
+    assert dutch.split()[1:4] == ["x", "x", "x"]  # disabled in Riverton
+    permit = next(line for line in result.stdout.splitlines() if line.startswith("residence_permit"))
+    assert len(permit.split()[-1]) == 8  # the original's version
+    answers = cities_dir / "riverton" / "en" / "answers.yml"
+    text = answers.read_text(encoding="utf-8")
+    line = text[: text.index("Answer about legal_aid.")].count("\n") + 1
+    answers.write_text(text.replace("Answer about legal_aid.", "Call 00800 1111 2222 now."), encoding="utf-8")
+    (cities_dir / "hilltown" / "fr" / "answers.yml").unlink()
+    failed = run_cli("check", env={"CONTENT_DIR": str(cities_dir)})
     assert failed.returncode == 1
-    assert f"{housing}:" in failed.stdout and "did you mean 'title'" in failed.stdout
-    assert "answers missing in a core language" in failed.stdout and "nl/dutch_course" in failed.stdout
+    assert f"{answers}:{line}: error: legal_aid: phone number written by hand" in failed.stdout
+    assert "write {{doc_line}} instead" in failed.stdout
+    assert "answers missing in a core language" in failed.stdout and "fr/greet" in failed.stdout
+    only_hilltown = run_cli("check", "--city", "hilltown", env={"CONTENT_DIR": str(cities_dir)})
+    assert "doc_line" not in only_hilltown.stdout and "Riverton" not in only_hilltown.stdout
+
+
+def test_show_prints_an_answer_as_the_chat_does(cities_dir: Path) -> None:
+    env = {"CONTENT_DIR": str(cities_dir), "MODEL_CACHE_DIR": str(PROJECT_ROOT / "var" / "models")}
+    result = run_cli("show", "residence_permit", "--lang", "en", "--city", "riverton", env=env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Lost card: block it with 00800 1111 2222 (free, 24/7)."
+    assert "Deadline: 8 days." in lines
+    assert "  [Welcome: https://example.org/welcome]" in lines  # link button
+    assert any("[1]" in line for line in lines)  # numbered buttons, as in the chat
+    every = run_cli("show", "--all", "--lang", "fr", "--city", "hilltown", env=env)
+    assert every.returncode == 0 and every.stdout.count("===== ") == 39
+    unknown = run_cli("show", "no_such_intent", "--city", "hilltown", env=env)
+    assert unknown.returncode == 2 and "not an intent of hilltown" in unknown.stderr
+
+
+def test_chat_and_train_for_one_city(cities_dir: Path, tmp_path: Path) -> None:
+    env = {"CONTENT_DIR": str(cities_dir), "MODEL_CACHE_DIR": str(PROJECT_ROOT / "var" / "models")}
+    lines = "bonjour\nje veux apprendre le néerlandais\nje n'ai pas d'adresse pour recevoir mon courrier\n"
+    result = run_cli("chat", "--city", "riverton", "--lang", "fr", stdin=lines, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Ceci ne s'applique pas à Riverton-sur-Loire." in result.stdout
+    assert "Une adresse administrative gratuite au centre social." in result.stdout  # the city's own intent
+    trained = run_cli("train", "--city", "riverton", "--out", str(tmp_path / "m.npz"), env=env)
+    assert trained.returncode == 0 and "40 intents" in trained.stdout
+    unknown = run_cli("chat", "--city", "atlantis", env=env)
+    assert unknown.returncode == 2 and "no city folder" in unknown.stderr
+
+
+def test_stamp_writes_versions_into_translations(cities_dir: Path) -> None:
+    result = run_cli("stamp", "--city", "riverton", env={"CONTENT_DIR": str(cities_dir)})
+    assert result.returncode == 0, result.stderr
+    assert "en/answers.yml: translated_from written for" in result.stdout
+    assert "translated_from:" in (cities_dir / "riverton" / "ar" / "answers.yml").read_text(encoding="utf-8")
+    assert "translated_from:" not in (cities_dir / "riverton" / "fr" / "answers.yml").read_text(encoding="utf-8")
+    again = run_cli("stamp", "--city", "riverton", env={"CONTENT_DIR": str(cities_dir)})
+    assert again.stdout == ""
 
 
 def test_token_is_never_printed(tmp_path: Path) -> None:

@@ -68,7 +68,8 @@ def test_first_load_of_a_broken_file_keeps_its_good_answers(tmp_path: Path, cata
         "find_housing:\n  title: Housing\n  text: Find a flat.\n  source: Brussels\n  status: draft\n"
         "social_housing:\n  title: Social housing\n  text: '**unclosed'\n  source: SLRB\n  status: draft\n"
         "rental_deposit:\n  title: Deposit\n  text: Deposit.\n  source: Fonds\n  status: reviewed\n"
-        "tenant_rights:\n  title: Rights\n  text: Rights.\n  source: Brussels\n  reviewed: 2026-11-20\n"
+        "tenant_rights:\n  title: Rights\n  text: Rights.\n  source: Brussels\n  status: reviewed\n"
+        "  reviewed_by: A. Staff\n  reviewed_on: 2026-11-20\n"
         "  follow_up: [find_housing, no_such_intent]\n",
         encoding="utf-8",
     )
@@ -76,8 +77,8 @@ def test_first_load_of_a_broken_file_keeps_its_good_answers(tmp_path: Path, cata
     report = store.reload()
     by_line = {p.line: p.message for p in report.problems}
     assert "'**' opens bold text" in by_line[8]
-    assert "status can only be 'draft'" in by_line[15]
-    assert "no_such_intent" in by_line[21]  # a warning: the file still loads
+    assert "needs 'reviewed_by:'" in by_line[15]  # reviewed, but by whom?
+    assert "no_such_intent" in by_line[23]  # a warning: the file still loads
     assert store.get("en", "find_housing") is not None
     assert store.get("en", "social_housing") is None
     rights = store.get("en", "tenant_rights")

@@ -201,7 +201,8 @@ def reviewed_french(content_dir: Path) -> None:
     text = path.read_text(encoding="utf-8")
     start = text.index("legal_aid:")
     end = text.index("status: draft", start)
-    path.write_text(text[:end] + "reviewed: 2026-11-20" + text[end + len("status: draft") :], encoding="utf-8")
+    reviewed = "status: reviewed\n  reviewed_by: Test Staff\n  reviewed_on: 2026-11-20"
+    path.write_text(text[:end] + reviewed + text[end + len("status: draft") :], encoding="utf-8")
 
 
 async def test_draft_translation_offers_the_checked_original(reviewed_french: None, core: DialogueCore) -> None:

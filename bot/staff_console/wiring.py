@@ -16,9 +16,9 @@ def question_recorder(settings: Settings, in_memory: bool = False) -> QuestionRe
     store = InsightStore(
         ":memory:" if in_memory else settings.staff_db_path, dt.date.today, settings.missed_retention_days
     )
-    return QuestionRecorder(store, settings.content_city, settings.keep_missed_questions, time.monotonic)
+    return QuestionRecorder(store, settings.city, settings.keep_missed_questions, time.monotonic)
 
 
 def retrained_model_watcher(settings: Settings, backend: EmbeddedBackend) -> ModelWatcher:
     """Swaps in the models the console retrains for this bot's city (call ``check`` when polling)."""
-    return ModelWatcher(settings.model_cache_dir, settings.content_city, backend, settings.nlu_data_dir)
+    return ModelWatcher(settings.model_cache_dir, settings.city, backend, settings.nlu_data_dir)

@@ -40,7 +40,7 @@ from bot.channels.telegram.handlers import buttons, commands, errors, handoff, m
 from bot.channels.telegram.handlers.common import SERVICES_KEY
 from bot.channels.telegram.message_log import MessageIdRecorder
 from bot.i18n import endonym, is_rtl
-from bot.services import Services, create_services
+from bot.services import Services, create_deployment, create_services
 from bot.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
@@ -348,7 +348,6 @@ def run_telegram(settings: Settings) -> None:
 
 
 async def _run(settings: Settings) -> None:
-    application = build_application(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -363,7 +362,30 @@ async def _run(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # platforms without signal handlers
             loop.add_signal_handler(signum, on_signal, signum)
-    await serve(application, settings, stop)
+    if len(settings.cities) <= 1:
+        await serve(build_application(settings), settings, stop)
+        return
+    # Several cities: one bot (token) per city in this process, sharing one state database.
+    deployment = await create_deployment(settings)
+    try:
+        await asyncio.gather(
+            *(
+                serve(build_application(city_settings, services_factory=_prepared(services)), city_settings, stop)
+                for services in deployment.cities.values()
+                for city_settings in (services.settings,)
+            )
+        )
+    finally:
+        await deployment.close()
+
+
+def _prepared(services: Services) -> ServicesFactory:
+    """A factory handing out services created beforehand (one city of a deployment)."""
+
+    async def factory(_settings: Settings) -> Services:
+        return services
+
+    return factory
 
 
 def _warm_up(services: Services) -> None:
