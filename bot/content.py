@@ -34,6 +34,8 @@ TITLE_LIMIT = 40
 VERSION_LENGTH = 8
 STATUSES = ("draft", "reviewed")
 CITY_NLU_FOLDER = "nlu"  # responses/<city>/nlu/<lang>/*.yml: training data, not answers
+# Folders named nlu-* (e.g. nlu-heldout/, a test split never trained on) hold examples, not answers.
+EXAMPLE_FOLDER_PREFIX = CITY_NLU_FOLDER + "-"
 _FIELDS = (
     "title",
     "text",
@@ -272,7 +274,9 @@ class ContentStore:
         return {
             path: path.stat().st_mtime_ns
             for path in sorted(paths)
-            if path.suffix in {".yml", ".yaml"} and path.parent.name != CITY_NLU_FOLDER
+            if path.suffix in {".yml", ".yaml"}
+            and path.parent.name != CITY_NLU_FOLDER
+            and not path.parent.name.startswith(EXAMPLE_FOLDER_PREFIX)
         }
 
     def _load_file(self, path: Path) -> tuple[dict[str, Answer], list[Problem]]:
