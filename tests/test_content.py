@@ -26,7 +26,7 @@ def test_answers_carry_source_review_state_and_valid_follow_ups(content: Content
 def test_emergency_and_violence_answers_put_112_first(content: ContentStore, catalogue: Catalogue) -> None:
     for language in catalogue.languages:
         for intent in ("emergency", "domestic_violence"):
-            text = content.get(language, intent).text  # type: ignore[union-attr]
+            text = content.get(language, intent).filled_text(content.facts)  # type: ignore[union-attr]
             first_number = next(word.strip("*:.,()") for word in text.split() if any(c.isdigit() for c in word))
             assert first_number.startswith("112"), (language, intent, text[:80])
 

@@ -33,7 +33,7 @@ def expected_answer(services: Services, language: str, intent: str) -> str:
     """The curated answer from the responses files, as plain text."""
     answer = services.content.get(language, intent)
     assert answer is not None, (language, intent)
-    return markup.strip(answer.text)
+    return markup.strip(answer.filled_text(services.content.facts))
 
 
 async def choose_language(fake_api: FakeBotApi, user: JSONDict, language: str) -> None:
@@ -381,9 +381,9 @@ async def test_content_watcher_reloads_changed_answers(
     answers = content_copy / "brussels" / "nl" / "services.yml"
     async with run_bot(settings) as application:
         services = application.bot_data["services"]
-        answers.write_text(answers.read_text(encoding="utf-8").replace("Bel 112.", "Bel nu 112."), encoding="utf-8")
+        answers.write_text(answers.read_text(encoding="utf-8").replace("Bel {{emergency_112}}.", "Bel nu {{emergency_112}}."), encoding="utf-8")
         deadline = time.monotonic() + 20
-        while "Bel nu 112." not in services.content.get("nl", "domestic_violence").text:
+        while "Bel nu {{emergency_112}}." not in services.content.get("nl", "domestic_violence").text:
             assert time.monotonic() < deadline, "the change was not picked up"
             await asyncio.sleep(0.1)
         await choose_language(fake_api, sanne, "nl")
