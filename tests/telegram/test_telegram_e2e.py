@@ -381,7 +381,10 @@ async def test_content_watcher_reloads_changed_answers(
     answers = content_copy / "brussels" / "nl" / "services.yml"
     async with run_bot(settings) as application:
         services = application.bot_data["services"]
-        answers.write_text(answers.read_text(encoding="utf-8").replace("Bel {{emergency_112}}.", "Bel nu {{emergency_112}}."), encoding="utf-8")
+        answers.write_text(
+            answers.read_text(encoding="utf-8").replace("Bel {{emergency_112}}.", "Bel nu {{emergency_112}}."),
+            encoding="utf-8",
+        )
         deadline = time.monotonic() + 20
         while "Bel nu {{emergency_112}}." not in services.content.get("nl", "domestic_violence").text:
             assert time.monotonic() < deadline, "the change was not picked up"
