@@ -255,6 +255,11 @@ class OpeningHours:
     zone: ZoneInfo
     translations: Translations
 
+    def is_open(self, now: dt.datetime) -> bool:
+        """True while ``now`` falls in one of the day's opening periods (city time)."""
+        local = now.astimezone(self.zone)
+        return any(period.contains(local.time()) for period in self.week[local.weekday()])
+
     def status(self, now: dt.datetime, language: str) -> str:
         """ "Open now, until 17:00" or "Closed. Opens Monday at 09:00", in ``language``."""
         _ = self.translations.translator(language)
@@ -276,6 +281,14 @@ class OpeningHours:
                 weekday = locale.days["format"]["wide"][day.weekday()]
                 return _("Closed. Opens {day} at {time}").format(day=weekday, time=time)
         return _("No verified opening hours; see the website.")
+
+
+def office_hours(
+    office: Office | None, city: City, facts: FactRegistry, translations: Translations
+) -> OpeningHours | None:
+    """The office's verified opening hours, or None when the registry has none."""
+    hours = facts.get(office.hours) if office is not None and office.hours else None
+    return OpeningHours(hours.weekly_hours, city.zone, translations) if hours is not None else None
 
 
 def map_url(address: str) -> str:
@@ -310,8 +323,9 @@ def office_card(
     if website is not None:
         lines.append(render(website, language))
     hours = fact(office.hours)
-    if hours is not None:
-        lines.append(OpeningHours(hours.weekly_hours, city.zone, translations).status(now, language))
+    opening = office_hours(office, city, facts, translations)
+    if hours is not None and opening is not None:
+        lines.append(opening.status(now, language))
         lines.append(render(hours, language))
     else:
         lines.append(_("No verified opening hours; see the website."))

@@ -235,7 +235,8 @@ class DialogueCore:
         else:
             lines.append(_("I do not keep the texts of your messages."))
         lines.append(_("To delete what I keep about you now, use /forget. You can also delete this chat."))
-        return m.Reply([self._message(language, "\n".join(lines))])
+        erase = ((m.Button(_("Delete this chat"), m.ACTION_ERASE_CHAT),),)
+        return m.Reply([self._message(language, "\n".join(lines), erase)])
 
     def confirm_forget(self, state: UserState) -> m.Reply:
         """Ask before deleting the user's data."""
@@ -350,6 +351,9 @@ class DialogueCore:
                     m.Button("👎 " + _("Not helpful"), m.feedback_action(False, answer.intent)),
                 )
             )
+        if self.catalogue.has_role(answer.intent, "safety"):
+            # On her phone the chat itself can be a danger: one tap removes what the bot can delete.
+            rows.append((m.Button(_("Delete this chat"), m.ACTION_ERASE_CHAT),))
         rows.append((m.Button(_("Menu"), m.ACTION_MENU), m.Button(_("Talk to a person"), m.ACTION_HUMAN)))
         return self._message(answer.language, "\n\n".join(parts), tuple(rows))
 

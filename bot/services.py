@@ -173,7 +173,7 @@ async def _city_services(
         CoreOptions(
             default_language=content.city.default_language,
             serve_drafts=settings.serve_drafts,
-            female_counsellor_available=settings.female_counsellor_available,
+            female_counsellor_available=settings.female_counsellor_available or bool(settings.female_counsellor_ids),
             retention_days=settings.state_retention_days,
             store_message_texts=settings.store_message_texts,
         ),

@@ -10,7 +10,7 @@ import pytest
 
 from bot import messages as m
 from bot.catalogue import Catalogue
-from bot.city import OpeningHours, map_url, office_card
+from bot.city import OpeningHours, map_url, office_card, office_hours
 from bot.content import ContentStore
 from bot.i18n import Translations
 from tests.citypack import write_riverton
@@ -108,3 +108,13 @@ def test_city_yml_mistakes_have_a_line(tmp_path: Path, catalogue: Catalogue, old
     assert matching and matching[0].path == path
     expected_line = next(n for n, line in enumerate(path.read_text().splitlines(), 1) if new.strip() in line)
     assert matching[0].line == expected_line
+
+
+def test_office_hours_say_whether_the_handoff_office_is_open(riverton: ContentStore, translations: Translations) -> None:
+    opening = office_hours(riverton.city.handoff_office, riverton.city, riverton.facts, translations)
+    assert opening is not None
+    paris = ZoneInfo("Europe/Paris")
+    assert opening.is_open(dt.datetime(2026, 11, 30, 10, 0, tzinfo=paris))  # Monday morning
+    assert not opening.is_open(dt.datetime(2026, 11, 30, 13, 0, tzinfo=paris))  # lunch break
+    assert not opening.is_open(dt.datetime(2026, 12, 1, 10, 0, tzinfo=paris))  # Tuesday: closed
+    assert "9:00" in opening.status(dt.datetime(2026, 12, 1, 10, 0, tzinfo=paris), "fr")  # opens Wednesday

@@ -234,3 +234,11 @@ async def test_handoff_mentions_a_woman_counsellor_only_when_offered(core: Dialo
 async def test_handoff_without_the_setting_promises_no_woman_counsellor(core: DialogueCore) -> None:
     reply = core.handle_action(UserState("u", language="en"), m.ACTION_HUMAN)
     assert "woman counsellor" not in texts(reply)
+
+
+def test_safety_answers_and_privacy_offer_to_delete_the_chat(core: DialogueCore) -> None:
+    state = UserState("u-safe", language="ar")
+    for intent in ("domestic_violence", "women_support"):
+        assert m.ACTION_ERASE_CHAT in actions(core.handle_action(state, m.intent_action(intent))), intent
+    assert m.ACTION_ERASE_CHAT not in actions(core.handle_action(state, m.intent_action("find_job")))
+    assert m.ACTION_ERASE_CHAT in actions(core.privacy(state))

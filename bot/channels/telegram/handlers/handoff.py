@@ -41,6 +41,7 @@ from bot.channels.telegram.handlers.commands import command_name
 from bot.channels.telegram.handlers.common import get_services, language_hint, load_state
 from bot.channels.telegram.message_log import MessageIdRecorder
 from bot.channels.telegram.render import remove_buttons, send_reply
+from bot.city import office_hours
 from bot.erase import ACTION_ERASE_CONFIRM, EraseService
 from bot.handoff_store import Conversation, HandoffStore
 from bot.services import Services
@@ -93,6 +94,13 @@ class HandoffChannel:
             female_counsellor_ids=self.settings.female_counsellor_ids,
             retention_hours=self.settings.handoff_retention_hours,
         )
+        # Out of hours follows the hand-off office's verified hours; without any, counsellors may
+        # answer at any time (the card already says no hours are known).
+        opening = office_hours(
+            services.city.handoff_office, services.city, services.content.facts, services.translations
+        )
+        if opening is not None and self.is_open is ho.always_open:
+            self.is_open, self.opens_at_text = opening.is_open, opening.status
         self.handoff = ho.HandoffService(
             self.store,
             services.translations,
