@@ -110,7 +110,9 @@ def test_city_yml_mistakes_have_a_line(tmp_path: Path, catalogue: Catalogue, old
     assert matching[0].line == expected_line
 
 
-def test_office_hours_say_whether_the_handoff_office_is_open(riverton: ContentStore, translations: Translations) -> None:
+def test_office_hours_say_whether_the_handoff_office_is_open(
+    riverton: ContentStore, translations: Translations
+) -> None:
     opening = office_hours(riverton.city.handoff_office, riverton.city, riverton.facts, translations)
     assert opening is not None
     paris = ZoneInfo("Europe/Paris")
