@@ -19,6 +19,7 @@ from bot.catalogue import Catalogue
 from bot.content import Answer, ContentStore
 from bot.facts import fact_keys, render
 from bot.i18n import is_rtl
+from bot.settings import city_folders
 from bot.staff_console import yaml_edit
 
 __all__ = ["Answer", "ContentStore", "fact_keys", "is_rtl"]
@@ -55,14 +56,8 @@ class Validation:
 
 
 def cities(content_dir: Path) -> list[str]:
-    """City packs: folders of ``content_dir`` holding at least one language folder of answers."""
-    if not content_dir.is_dir():
-        return []
-    return sorted(
-        path.name
-        for path in content_dir.iterdir()
-        if path.is_dir() and any(child.is_dir() and any(child.glob("*.yml")) for child in path.iterdir())
-    )
+    """The city packs: the same folders the bot and ``newcomer-bot check`` serve."""
+    return [folder.name for folder in city_folders(content_dir)]
 
 
 def open_store(city_dir: Path, catalogue: Catalogue) -> ContentStore:
