@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
@@ -31,6 +32,7 @@ from nlu.model import IntentModel
 logger = logging.getLogger(__name__)
 
 MISSED_FILE = "missed.yml"
+MODEL_CACHE_FILES = "intent-model-*.npz"  # the names nlu.embedded.load_or_train caches models under
 
 
 def add_example(city_dir: Path, language: str, intent: str, text: str) -> Path:
@@ -76,11 +78,22 @@ def pointer_file(model_dir: Path, city: str) -> Path:
 
 def current_model(model_dir: Path, city: str) -> ModelInfo | None:
     """The city's newest console-trained model, if any."""
-    pointer = pointer_file(model_dir, city)
-    if not pointer.is_file():
+    raw = _pointer(model_dir, city)
+    if not raw:
         return None
-    raw = json.loads(pointer.read_text(encoding="utf-8"))
     return ModelInfo(dt.datetime.fromisoformat(raw["trained_at"]), int(raw["examples"]))
+
+
+def _pointer(model_dir: Path, city: str) -> dict[str, Any]:
+    """The city's pointer file as written by :meth:`Retrainer.train` (empty when there is none)."""
+    return _read_pointer(pointer_file(model_dir, city))
+
+
+def _read_pointer(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return raw if isinstance(raw, dict) else {}
 
 
 def city_model(base_data_dir: Path, model_dir: Path, city_dir: Path) -> tuple[IntentModel, int]:
@@ -139,12 +152,27 @@ class Retrainer:
             status.running = False
 
     def train(self, city: str, city_dir: Path) -> tuple[IntentModel, ModelInfo]:
-        """Train (or load from the cache) the city's model and point the city's bot at it."""
+        """Train (or load from the cache) the city's model and point the city's bot at it.
+
+        Each retraining adds a cache file (tens of megabytes): the one this console made for the
+        city before is removed once a newer one exists, unless another city's pointer names it.
+        """
+        previous = _pointer(self.model_dir, city).get("model")
+        cached_before = set(self.model_dir.glob(MODEL_CACHE_FILES))
         model, examples = city_model(self.base_data_dir, self.model_dir, city_dir)
+        created = set(self.model_dir.glob(MODEL_CACHE_FILES)) - cached_before
+        # Another city training at the same moment may add a file too: then we cannot tell which is ours.
+        made = created.pop().name if len(created) == 1 else None
         info = ModelInfo(self.now(), examples)
-        pointer = {"trained_at": info.trained_at.isoformat(), "examples": info.examples}
+        pointer = {"trained_at": info.trained_at.isoformat(), "examples": info.examples, "model": made}
         write_atomically(pointer_file(self.model_dir, city), json.dumps(pointer) + "\n")
+        if made and previous and previous != made and not self._named_by_another_city(city, previous):
+            (self.model_dir / previous).unlink(missing_ok=True)
         return model, info
+
+    def _named_by_another_city(self, city: str, model: str) -> bool:
+        others = (p for p in self.model_dir.glob("console-*.json") if p != pointer_file(self.model_dir, city))
+        return any(_read_pointer(p).get("model") == model for p in others)
 
 
 class ModelWatcher:

@@ -376,3 +376,18 @@ async def test_the_preview_and_the_fact_list_show_facts_as_the_reader_sees_them(
     assert shown in bubble.group(1)
     assert "{{" not in bubble.group(1)
     assert f"<dt><code>social_housing_confirm_every</code></dt><dd>{shown}</dd>" in page
+
+
+async def test_a_reviewer_who_marks_a_stale_translation_reviewed_brings_it_up_to_date(
+    client: Client, content_dir: Path, content: ContentStore
+) -> None:
+    _change_the_original(content_dir)
+    assert await log_in(client, "rita") == 303
+    editor = EDITOR.format(language="ar", intent="rental_deposit")
+    hidden = await _form(client, editor)
+    assert (await client.post(editor + "/review", data=hidden)).status == 200
+    content.reload()
+    answer = content.get("ar", "rental_deposit")
+    assert answer is not None
+    assert answer.review_state == "reviewed"
+    assert answer.translated_from == content.version("rental_deposit")

@@ -188,6 +188,26 @@ def test_the_console_trains_the_model_the_bot_loads_for_the_city(
     assert backend.model.rank("louer un studio") == model.rank("louer un studio")
 
 
+def test_retraining_again_replaces_the_console_model_and_keeps_the_bots_start_up_model(tmp_path: Path) -> None:
+    data_dir = tmp_path / "nlu-data"
+    _write_tiny_data(data_dir)
+    city_dir = tmp_path / "responses" / "brussels"
+    model_dir = tmp_path / "models"
+    load_or_train(data_dir, model_dir, city_nlu_dir=city_dir / CITY_NLU_FOLDER)  # the bot's start-up
+    [start_up] = model_dir.glob("intent-model-*.npz")
+    retrainer = Retrainer(data_dir, model_dir, lambda: dt.datetime(2026, 12, 6, tzinfo=dt.UTC))
+    add_example(city_dir, "fr", "find_housing", "un toit pour ma famille")
+    retrainer.train("brussels", city_dir)
+    first = set(model_dir.glob("intent-model-*.npz")) - {start_up}
+    assert len(first) == 1
+    add_example(city_dir, "fr", "greet", "salam")
+    retrainer.train("brussels", city_dir)
+    second = set(model_dir.glob("intent-model-*.npz")) - {start_up}
+    assert len(second) == 1
+    assert second != first
+    assert start_up.is_file()
+
+
 def test_a_watcher_keeps_its_model_when_the_training_data_is_broken(tmp_path: Path, embedded: EmbeddedBackend) -> None:
     data_dir = tmp_path / "nlu-data"
     (data_dir / "fr").mkdir(parents=True)
