@@ -101,7 +101,8 @@ def validate(store: ContentStore, path: Path, candidate: str, intent: str) -> Va
 
     The candidate goes into a scratch copy of the city's shared files (city.yml, facts.yml) and of
     its originals, so the rules (stale translations and drift included) are exactly those of
-    ``newcomer-bot check`` and of the running bot. Only the candidate file's problems are returned.
+    ``newcomer-bot check`` and of the running bot. Returned: the candidate file's errors, and the
+    warnings about this answer (the other answers' advice is not this edit's business).
     """
     city_dir, language = store.city_dir, path.parent.name
     original_language = store.city.original_language
@@ -119,7 +120,9 @@ def validate(store: ContentStore, path: Path, candidate: str, intent: str) -> Va
         scratch_store = ContentStore(scratch_city, store.catalogue, store.fact_max_age_days, store.today)
         report = scratch_store.reload()
         problems = [
-            ContentProblem(path, p.line, p.message, p.severity) for p in report.problems if Path(p.path) == scratch_file
+            ContentProblem(path, p.line, p.message, p.severity)
+            for p in report.problems
+            if Path(p.path) == scratch_file and (p.severity == "error" or p.message.startswith(f"{intent}:"))
         ]
         return Validation(problems, scratch_store.get(language, intent))
 

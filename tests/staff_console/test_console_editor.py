@@ -391,3 +391,17 @@ async def test_a_reviewer_who_marks_a_stale_translation_reviewed_brings_it_up_to
     assert answer is not None
     assert answer.review_state == "reviewed"
     assert answer.translated_from == content.version("rental_deposit")
+
+
+async def test_a_translation_that_drops_a_fact_of_its_original_is_saved_with_the_drift_advice(
+    client: Client, content_dir: Path
+) -> None:
+    _change_the_original(content_dir)  # another answer of the same file is now stale: not this edit's advice
+    assert await log_in(client, "amina") == 303
+    editor = EDITOR.format(language="ar", intent="social_housing")
+    hidden = await _form(client, editor)
+    data = {**hidden, **_edit("سجّل عند شركة سكن اجتماعي.", title="السكن الاجتماعي", source="SLRB-BGHM")}
+    page = await (await client.post(editor, data=data)).text()
+    assert "Saved." in page
+    assert "drift: the original has fact &#39;social_housing_confirm_every&#39;" in page
+    assert not re.search(r"Advice: [^<]*rental_deposit", page)
