@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,9 +137,9 @@ def create_app(
     config: ConsoleConfig,
     clock: Clock = time.time,
     hasher: PasswordHasher | None = None,
-    backends: list[EmbeddedBackend] | None = None,
+    backends: Mapping[str, Sequence[EmbeddedBackend]] | None = None,
 ) -> web.Application:
-    """The console application; ``backends`` are swapped to each retrained model (the bot's, in-process)."""
+    """The console application; ``backends`` (by city) are swapped to the city's retrained model."""
     from bot.staff_console import views
 
     catalogue = load_catalogue(config.catalogue_path)
@@ -338,9 +338,10 @@ def run_console(settings: Settings) -> None:
     web.run_app(app, host=settings.staff_host, port=settings.staff_port, print=None)
 
 
-async def start_console(settings: Settings, backends: list[EmbeddedBackend]) -> web.AppRunner:
-    """Serve the console inside an already running event loop (the bot's), swapping ``backends``."""
-    runner = web.AppRunner(create_app(ConsoleConfig.from_settings(settings), backends=backends))
+async def start_console(settings: Settings, backends: Sequence[EmbeddedBackend]) -> web.AppRunner:
+    """Serve the console inside the bot's event loop; ``backends`` serve ``settings.city`` and get its new models."""
+    config = ConsoleConfig.from_settings(settings)
+    runner = web.AppRunner(create_app(config, backends={settings.city: backends}))
     await runner.setup()
     await web.TCPSite(runner, settings.staff_host, settings.staff_port).start()
     logger.info("Staff console on http://%s:%s/", settings.staff_host, settings.staff_port)

@@ -1,4 +1,4 @@
-"""The console's one door into the bot's content code (``bot.content``, ``bot.checks``, facts).
+"""The console's one door into the bot's content code (``bot.content``, ``bot.checks``, ``bot.facts``).
 
 Everything the console needs to know about answers, coverage, facts and validation goes through
 these functions, so a change of the content API is absorbed here and nowhere else.
@@ -7,31 +7,26 @@ these functions, so a change of the content API is absorbed here and nowhere els
 from __future__ import annotations
 
 import datetime as dt
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
 from ruamel.yaml.comments import CommentedMap
 
-from bot import content as bot_content
+from bot import checks
 from bot.catalogue import Catalogue
 from bot.content import Answer, ContentStore
+from bot.facts import fact_keys, render
 from bot.i18n import is_rtl
+from bot.settings import city_folders
 from bot.staff_console import yaml_edit
 
-__all__ = ["Answer", "ContentStore", "is_rtl"]
+__all__ = ["Answer", "ContentStore", "fact_keys", "is_rtl"]
 
-COVERAGE_STATES = ("reviewed", "draft", "stale", "missing", "disabled")
-DEFAULT_ORIGINAL_LANGUAGE = "fr"
-_FACT_REFERENCE = re.compile(r"\{\{\s*([a-z0-9_]+)\s*\}\}")
-# The city-pack format records the review as status/reviewed_by/reviewed_on; the content parser
-# of this branch still knows only "reviewed: DATE". Asking the parser keeps both working.
-CITY_PACK_REVIEW_FIELDS = "reviewed_by" in getattr(bot_content, "_FIELDS", ())
-_REVIEW_KEYS = ("status", "reviewed", "reviewed_by", "reviewed_on")
+COVERAGE_STATES = tuple(checks.COVERAGE_MARKS)
+COVERAGE_MARKS = checks.COVERAGE_MARKS
+_REVIEW_KEYS = ("status", "reviewed_by", "reviewed_on")
 
 
 @dataclass(frozen=True)
@@ -61,14 +56,8 @@ class Validation:
 
 
 def cities(content_dir: Path) -> list[str]:
-    """City packs: folders of ``content_dir`` holding at least one language folder of answers."""
-    if not content_dir.is_dir():
-        return []
-    return sorted(
-        path.name
-        for path in content_dir.iterdir()
-        if path.is_dir() and any(child.is_dir() and any(child.glob("*.yml")) for child in path.iterdir())
-    )
+    """The city packs: the same folders the bot and ``newcomer-bot check`` serve."""
+    return [folder.name for folder in city_folders(content_dir)]
 
 
 def open_store(city_dir: Path, catalogue: Catalogue) -> ContentStore:
@@ -84,64 +73,58 @@ def refresh(store: ContentStore) -> None:
         store.reload()
 
 
-def coverage(store: ContentStore, catalogue: Catalogue) -> dict[tuple[str, str], str]:
-    """The state of every (intent, language) cell, with the values of ``check``'s table."""
-    cells = {}
-    for intent in catalogue.intents:
-        for language in catalogue.languages:
-            answer = store.get(language, intent)
-            cells[(intent, language)] = "missing" if answer is None else "draft" if answer.is_draft else "reviewed"
-    return cells
+def coverage(store: ContentStore) -> dict[tuple[str, str], str]:
+    """The state of every (intent, language) cell: ``newcomer-bot check``'s own table."""
+    return checks.coverage(store)
 
 
-def original_language(city_dir: Path) -> str:
-    """The language the city's originals are written in (``original_language`` of city.yml)."""
-    city = _read_yaml(city_dir / "city.yml")
-    value = city.get("original_language") if isinstance(city, dict) else None
-    return str(value) if value else DEFAULT_ORIGINAL_LANGUAGE
+def topics(store: ContentStore) -> dict[str, list[str]]:
+    """The city's intents (the catalogue's and its own added ones) grouped by topic, in menu order."""
+    grouped: dict[str, list[str]] = {}
+    for intent in store.intents:
+        topic = store.city.topic_of(intent, store.catalogue) or "other"
+        grouped.setdefault(topic, []).append(intent)
+    return grouped
 
 
-def facts(city_dir: Path) -> dict[str, str]:
-    """Fact key → value as written in ``facts.yml`` (for showing next to the text)."""
-    registry = _read_yaml(city_dir / "facts.yml")
-    if not isinstance(registry, dict):
-        return {}
-    shown = {}
-    for key, fact in registry.items():
-        value = fact.get("value") if isinstance(fact, dict) else fact
-        if isinstance(value, dict):  # opening hours: one "day ranges" group per open day
-            value = "; ".join(f"{day} {', '.join(map(str, ranges))}" for day, ranges in value.items())
-        shown[str(key)] = str(value)
+def shown_facts(store: ContentStore, keys: list[str], language: str) -> list[tuple[str, str | None]]:
+    """Each key with its value as a reader of ``language`` sees it (None: not a fact of the city)."""
+    shown = []
+    for key in dict.fromkeys(keys):
+        fact = store.facts.get(key)
+        shown.append((key, render(fact, language) if fact is not None else None))
     return shown
 
 
-def fact_keys(text: str) -> list[str]:
-    """The ``{{fact_key}}`` references of a text, in order, without repeats."""
-    return list(dict.fromkeys(_FACT_REFERENCE.findall(text)))
-
-
-def validate(city_dir: Path, catalogue: Catalogue, path: Path, candidate: str, intent: str) -> Validation:
+def validate(store: ContentStore, path: Path, candidate: str, intent: str) -> Validation:
     """Run the bot's own parser on ``candidate`` as if it were ``path``; the real file is not touched.
 
-    The candidate goes into a scratch copy of the city's shared files (city.yml, facts.yml) so the
-    rules are exactly those of ``newcomer-bot check`` and of the running bot.
+    The candidate goes into a scratch copy of the city's shared files (city.yml, facts.yml) and of
+    its originals, so the rules (stale translations and drift included) are exactly those of
+    ``newcomer-bot check`` and of the running bot. Returned: the candidate file's errors, and the
+    warnings about this answer (the other answers' advice is not this edit's business).
     """
-    language = path.parent.name
+    city_dir, language = store.city_dir, path.parent.name
+    original_language = store.city.original_language
     with tempfile.TemporaryDirectory(prefix="staff-console-") as scratch:
         scratch_city = Path(scratch) / city_dir.name
-        (scratch_city / language).mkdir(parents=True)
+        scratch_city.mkdir()
         for shared in ("city.yml", "facts.yml"):
             if (city_dir / shared).is_file():
                 shutil.copy2(city_dir / shared, scratch_city / shared)
+        if language != original_language and (city_dir / original_language).is_dir():
+            shutil.copytree(city_dir / original_language, scratch_city / original_language)
+        (scratch_city / language).mkdir(exist_ok=True)
         scratch_file = scratch_city / language / path.name
         scratch_file.write_text(candidate, encoding="utf-8")
-        store = ContentStore(scratch_city, catalogue)
-        report = store.reload()
+        scratch_store = ContentStore(scratch_city, store.catalogue, store.fact_max_age_days, store.today)
+        report = scratch_store.reload()
         problems = [
-            ContentProblem(path if Path(p.path) == scratch_file else Path(p.path), p.line, p.message, p.severity)
+            ContentProblem(path, p.line, p.message, p.severity)
             for p in report.problems
+            if Path(p.path) == scratch_file and (p.severity == "error" or p.message.startswith(f"{intent}:"))
         ]
-        return Validation(problems, store.get(language, intent))
+        return Validation(problems, scratch_store.get(language, intent))
 
 
 def mark_draft(answer: CommentedMap) -> None:
@@ -152,19 +135,21 @@ def mark_draft(answer: CommentedMap) -> None:
 
 
 def mark_reviewed(answer: CommentedMap, reviewer: str, day: dt.date) -> None:
-    """Record the review in the answer, in the format the content parser accepts."""
+    """Record the review as the city-pack format says: ``status``, ``reviewed_by``, ``reviewed_on``."""
     with yaml_edit.trailing_comment_kept(answer):
         position = _remove_review_marks(answer)
-        if CITY_PACK_REVIEW_FIELDS:
-            marks: tuple[tuple[str, object], ...] = (
-                ("status", "reviewed"),
-                ("reviewed_by", reviewer),
-                ("reviewed_on", day),
-            )
-        else:
-            marks = (("reviewed", day),)
+        marks = (("status", "reviewed"), ("reviewed_by", reviewer), ("reviewed_on", day))
         for offset, (key, value) in enumerate(marks):
             answer.insert(position + offset, key, value)
+
+
+def mark_translated_from(answer: CommentedMap, original_version: str | None) -> None:
+    """Record which version of the original this translation follows (so it is no longer stale)."""
+    with yaml_edit.trailing_comment_kept(answer):
+        if original_version is None:
+            answer.pop("translated_from", None)
+        else:
+            yaml_edit.set_field(answer, "translated_from", original_version)
 
 
 def _remove_review_marks(answer: CommentedMap) -> int:
@@ -174,12 +159,3 @@ def _remove_review_marks(answer: CommentedMap) -> int:
     for key in _REVIEW_KEYS:
         answer.pop(key, None)
     return min(position, len(answer))
-
-
-def _read_yaml(path: Path) -> Any:
-    if not path.is_file():
-        return None
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        return None  # check reports it; the console just shows nothing

@@ -10,7 +10,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from bot.catalogue import Catalogue
 from bot.staff_console import content_access, yaml_edit
-from bot.staff_console.content_access import ContentProblem
+from bot.staff_console.content_access import ContentProblem, ContentStore
 from bot.staff_console.files import write_atomically
 
 
@@ -72,57 +72,54 @@ def _new_in(path: Path) -> StoredAnswer:
 
 
 def save(
-    city_dir: Path,
-    catalogue: Catalogue,
-    language: str,
-    intent: str,
-    edit: AnswerEdit,
-    base_version: str,
-    original_language: str,
-    dry_run: bool = False,
+    store: ContentStore, language: str, intent: str, edit: AnswerEdit, base_version: str, dry_run: bool = False
 ) -> SaveOutcome:
     """Apply ``edit`` unless the answer changed since ``base_version`` or the result is invalid.
 
-    A saved text is a draft again: a reviewer marks it reviewed afterwards. ``dry_run`` only
-    validates (for the preview of an unsaved text).
+    A saved text is a draft again: a reviewer marks it reviewed afterwards. A saved translation
+    records the current version of its original (``translated_from``): it follows that version now.
+    ``dry_run`` only validates (for the preview of an unsaved text).
     """
-    stored = find(city_dir, catalogue, language, intent, original_language)
+    original_language = store.city.original_language
+    stored = find(store.city_dir, store.catalogue, language, intent, original_language)
     document = stored.document
     if stored.version != base_version:
         return SaveOutcome(stored.path, conflict=True)
     if stored.answer is None:
-        original = find(city_dir, catalogue, original_language, intent, original_language).answer
+        original = find(store.city_dir, store.catalogue, original_language, intent, original_language).answer
         document[intent] = _new_from_original(edit, original)
     else:
         _apply(stored.answer, edit)
     answer = document[intent]
     content_access.mark_draft(answer)
-    return _validate_and_write(city_dir, catalogue, stored.path, document, intent, write=not dry_run)
+    if language != original_language:
+        content_access.mark_translated_from(answer, store.version(intent))
+    return _validate_and_write(store, stored.path, document, intent, write=not dry_run)
 
 
 def review(
-    city_dir: Path,
-    catalogue: Catalogue,
-    language: str,
-    intent: str,
-    base_version: str,
-    reviewer: str,
-    day: dt.date,
-    original_language: str,
+    store: ContentStore, language: str, intent: str, base_version: str, reviewer: str, day: dt.date
 ) -> SaveOutcome:
-    """Mark the answer reviewed by ``reviewer`` on ``day``; refused if it changed meanwhile."""
-    stored = find(city_dir, catalogue, language, intent, original_language)
+    """Mark the answer reviewed by ``reviewer`` on ``day``; refused if it changed meanwhile.
+
+    A reviewed translation was checked against the original the editor shows, so it follows the
+    original's current version from now on.
+    """
+    original_language = store.city.original_language
+    stored = find(store.city_dir, store.catalogue, language, intent, original_language)
     if stored.answer is None or stored.version != base_version:
         return SaveOutcome(stored.path, conflict=True)
     content_access.mark_reviewed(stored.answer, reviewer, day)
-    return _validate_and_write(city_dir, catalogue, stored.path, stored.document, intent)
+    if language != original_language:
+        content_access.mark_translated_from(stored.answer, store.version(intent))
+    return _validate_and_write(store, stored.path, stored.document, intent)
 
 
 def _validate_and_write(
-    city_dir: Path, catalogue: Catalogue, path: Path, document: CommentedMap, intent: str, write: bool = True
+    store: ContentStore, path: Path, document: CommentedMap, intent: str, write: bool = True
 ) -> SaveOutcome:
     candidate = yaml_edit.dump(document)
-    validation = content_access.validate(city_dir, catalogue, path, candidate, intent)
+    validation = content_access.validate(store, path, candidate, intent)
     outcome = SaveOutcome(
         path,
         problems=validation.problems,

@@ -40,10 +40,12 @@ class Bubble:
 
 
 class _WithCandidate(ContentStore):
-    """The city's answers with one answer replaced by the text being edited."""
+    """The city (its facts, its city.yml, its answers) with one answer replaced by the text being edited."""
 
     def __init__(self, base: ContentStore, candidate: Answer) -> None:
-        super().__init__(base.city_dir, base.catalogue)
+        super().__init__(base.city_dir, base.catalogue, base.fact_max_age_days, base.today)
+        self.facts = base.facts
+        self.city = base.city
         self._base = base
         self._candidate = candidate
 
@@ -51,6 +53,9 @@ class _WithCandidate(ContentStore):
         if (language, intent) == (self._candidate.language, self._candidate.intent):
             return self._candidate
         return self._base.get(language, intent)
+
+    def version(self, intent: str) -> str | None:
+        return self._base.version(intent)
 
 
 class _NoParsing:

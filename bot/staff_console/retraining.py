@@ -1,9 +1,11 @@
 """Teaching the bot: assigned questions become training examples, and the model retrains in the background.
 
 Assigned questions are appended to ``responses/<city>/nlu/<lang>/missed.yml`` (Rasa NLU format).
-The retrained model is saved next to the model cache with a small pointer file per city; the
-console swaps it into the backends it holds (the bot's own, when both run in one process), and a
-bot in another process picks it up with :class:`ModelWatcher`.
+Retraining goes through the bot's own :func:`nlu.embedded.load_or_train` with the city's
+``nlu`` folder, into the bot's model cache: the model trained here is the very model (same data,
+same cache key, same file) the bot loads for that city at start-up. A small pointer file per city
+tells when it was trained; the console swaps the model into the backends it holds (the bot's own,
+when both run in one process), and a bot in another process picks it up with :class:`ModelWatcher`.
 """
 
 from __future__ import annotations
@@ -12,29 +14,30 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
+from bot.content import CITY_NLU_FOLDER
 from bot.staff_console import yaml_edit
 from bot.staff_console.files import write_atomically
-from nlu.embedded import EmbeddedBackend
-from nlu.loading import TrainingData, load_training_data
+from nlu.embedded import EmbeddedBackend, load_or_train
+from nlu.loading import DataError
 from nlu.model import IntentModel
-from nlu.training import train_model
 
 logger = logging.getLogger(__name__)
 
 MISSED_FILE = "missed.yml"
-MODELS_KEPT = 2
+MODEL_CACHE_FILES = "intent-model-*.npz"  # the names nlu.embedded.load_or_train caches models under
 
 
 def add_example(city_dir: Path, language: str, intent: str, text: str) -> Path:
     """Append ``text`` as an example of ``intent`` to the city's training data; returns the file."""
-    path = city_dir / "nlu" / language / MISSED_FILE
+    path = city_dir / CITY_NLU_FOLDER / language / MISSED_FILE
     document = yaml_edit.read(path)[1]
     if not document:
         document["version"] = DoubleQuotedScalarString("3.1")
@@ -56,7 +59,6 @@ class ModelInfo:
 
     trained_at: dt.datetime
     examples: int
-    path: Path
 
 
 @dataclass
@@ -76,22 +78,28 @@ def pointer_file(model_dir: Path, city: str) -> Path:
 
 def current_model(model_dir: Path, city: str) -> ModelInfo | None:
     """The city's newest console-trained model, if any."""
-    pointer = pointer_file(model_dir, city)
-    if not pointer.is_file():
+    raw = _pointer(model_dir, city)
+    if not raw:
         return None
-    raw = json.loads(pointer.read_text(encoding="utf-8"))
-    return ModelInfo(dt.datetime.fromisoformat(raw["trained_at"]), int(raw["examples"]), model_dir / raw["model"])
+    return ModelInfo(dt.datetime.fromisoformat(raw["trained_at"]), int(raw["examples"]))
 
 
-def training_data(base_dir: Path, city_dir: Path) -> TrainingData:
-    """The shared training data plus the city's own (``responses/<city>/nlu``)."""
-    data = load_training_data(base_dir)
-    city_nlu = city_dir / "nlu"
-    if city_nlu.is_dir() and any(city_nlu.rglob("*.yml")):
-        extra = load_training_data(city_nlu)
-        data.examples.extend(extra.examples)
-        data.files.extend(extra.files)
-    return data
+def _pointer(model_dir: Path, city: str) -> dict[str, Any]:
+    """The city's pointer file as written by :meth:`Retrainer.train` (empty when there is none)."""
+    return _read_pointer(pointer_file(model_dir, city))
+
+
+def _read_pointer(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return raw if isinstance(raw, dict) else {}
+
+
+def city_model(base_data_dir: Path, model_dir: Path, city_dir: Path) -> tuple[IntentModel, int]:
+    """The city's model exactly as the bot loads it (cached by its data), and its number of examples."""
+    model, data = load_or_train(base_data_dir, model_dir, city_nlu_dir=city_dir / CITY_NLU_FOLDER)
+    return model, len(data.examples)
 
 
 class Retrainer:
@@ -102,12 +110,12 @@ class Retrainer:
         base_data_dir: Path,
         model_dir: Path,
         now: Callable[[], dt.datetime],
-        backends: list[EmbeddedBackend] | None = None,
+        backends: Mapping[str, Sequence[EmbeddedBackend]] | None = None,
     ) -> None:
         self.base_data_dir = base_data_dir
         self.model_dir = model_dir
         self.now = now
-        self.backends = backends if backends is not None else []
+        self.backends = backends or {}  # city -> the backends serving that city in this process
         self.status: dict[str, RetrainStatus] = {}
 
     def request(self, city: str, city_dir: Path) -> None:
@@ -132,7 +140,7 @@ class Retrainer:
             while True:
                 status.pending = False
                 model, info = await asyncio.to_thread(self.train, city, city_dir)
-                for backend in self.backends:
+                for backend in self.backends.get(city, ()):
                     backend.swap_model(model)
                 logger.info("Retrained the %s model: %d examples", city, info.examples)
                 if not status.pending:
@@ -144,33 +152,45 @@ class Retrainer:
             status.running = False
 
     def train(self, city: str, city_dir: Path) -> tuple[IntentModel, ModelInfo]:
-        """Train on the shared and the city's data, save the model and point the city's bot at it."""
-        data = training_data(self.base_data_dir, city_dir)
-        model = train_model(data.examples)
-        trained_at = self.now()
-        self.model_dir.mkdir(parents=True, exist_ok=True)
-        path = self.model_dir / f"console-{city}-{trained_at.strftime('%Y%m%dT%H%M%S%f')}.npz"
-        model.save(path)
-        pointer = {"model": path.name, "trained_at": trained_at.isoformat(), "examples": len(data.examples)}
+        """Train (or load from the cache) the city's model and point the city's bot at it.
+
+        Each retraining adds a cache file (tens of megabytes): the one this console made for the
+        city before is removed once a newer one exists, unless another city's pointer names it.
+        """
+        previous = _pointer(self.model_dir, city).get("model")
+        cached_before = set(self.model_dir.glob(MODEL_CACHE_FILES))
+        model, examples = city_model(self.base_data_dir, self.model_dir, city_dir)
+        created = set(self.model_dir.glob(MODEL_CACHE_FILES)) - cached_before
+        # Another city training at the same moment may add a file too: then we cannot tell which is ours.
+        made = created.pop().name if len(created) == 1 else None
+        info = ModelInfo(self.now(), examples)
+        pointer = {"trained_at": info.trained_at.isoformat(), "examples": info.examples, "model": made}
         write_atomically(pointer_file(self.model_dir, city), json.dumps(pointer) + "\n")
-        for old in sorted(self.model_dir.glob(f"console-{city}-*.npz"))[:-MODELS_KEPT]:
-            old.unlink(missing_ok=True)
-        return model, ModelInfo(trained_at, len(data.examples), path)
+        if made and previous and previous != made and not self._named_by_another_city(city, previous):
+            (self.model_dir / previous).unlink(missing_ok=True)
+        return model, info
+
+    def _named_by_another_city(self, city: str, model: str) -> bool:
+        others = (p for p in self.model_dir.glob("console-*.json") if p != pointer_file(self.model_dir, city))
+        return any(_read_pointer(p).get("model") == model for p in others)
 
 
 class ModelWatcher:
-    """For a bot in another process: swaps in the city's newest console model when it changes.
+    """For a bot in another process: swaps in the city's model when the console retrained it.
 
-    A console model older than the shared training data (edited by a developer since) is not
-    used: it would undo their change. The console's next retraining includes both.
+    It loads the model through the same :func:`city_model` as the console and the bot's start-up,
+    so it gets the model for the training data as they are now (the console's, from the cache).
     """
 
-    def __init__(self, model_dir: Path, city: str, backend: EmbeddedBackend, base_data_dir: Path) -> None:
+    def __init__(
+        self, model_dir: Path, city: str, backend: EmbeddedBackend, base_data_dir: Path, city_dir: Path
+    ) -> None:
         self.pointer = pointer_file(model_dir, city)
         self.model_dir = model_dir
         self.city = city
         self.backend = backend
         self.base_data_dir = base_data_dir
+        self.city_dir = city_dir
         self._seen: int | None = None
 
     def check(self) -> bool:
@@ -183,18 +203,10 @@ class ModelWatcher:
             return False
         self._seen = stamp
         try:
-            info = current_model(self.model_dir, self.city)
-            if info is None or info.trained_at.timestamp() < self._newest_base_data():
-                logger.warning("The retrained %s model predates the training data; not using it", self.city)
-                return False
-            model = IntentModel.load(info.path)
-        except (OSError, ValueError, KeyError) as exc:
+            model, _examples = city_model(self.base_data_dir, self.model_dir, self.city_dir)
+        except (DataError, OSError, ValueError) as exc:
             logger.warning("Could not load the retrained %s model (%s); keeping the current one", self.city, exc)
             return False
         self.backend.swap_model(model)
-        logger.info("Swapped in the intent model trained at %s", info.trained_at.isoformat(timespec="seconds"))
+        logger.info("Swapped in the retrained %s intent model", self.city)
         return True
-
-    def _newest_base_data(self) -> float:
-        files = [self.base_data_dir] if self.base_data_dir.is_file() else self.base_data_dir.rglob("*.yml")
-        return max((file.stat().st_mtime for file in files), default=0.0)

@@ -87,7 +87,7 @@ async def home(request: web.Request) -> web.StreamResponse:
     summaries = []
     for city in console.cities():
         if user.may_see_city(city):
-            cells = content_access.coverage(console.store(city), console.catalogue)
+            cells = content_access.coverage(console.store(city))
             summaries.append((city, Counter(cells.values())))
     if len(summaries) == 1:
         raise web.HTTPSeeOther(f"/cities/{summaries[0][0]}")
@@ -98,22 +98,21 @@ async def home(request: web.Request) -> web.StreamResponse:
 async def coverage_page(request: web.Request) -> web.StreamResponse:
     """The intent × language table, each cell a link to its editor."""
     console, city = _city(request)
-    cells = content_access.coverage(console.store(city), console.catalogue)
-    totals = {
-        language: Counter(cells[(intent, language)] for intent in console.catalogue.intents)
-        for language in console.catalogue.languages
-    }
+    store = console.store(city)
+    cells = content_access.coverage(store)
+    languages = store.city.languages
+    totals = {language: Counter(cells[(intent, language)] for intent in store.intents) for language in languages}
     return _render(
         request,
         "coverage.html",
         {
             "city": city,
-            "topics": console.catalogue.topics,
-            "languages": console.catalogue.languages,
+            "topics": content_access.topics(store),
+            "languages": languages,
             "cells": cells,
             "totals": totals,
-            "states": content_access.COVERAGE_STATES,
-            "problems": console.store(city).last_report.problems,
+            "marks": content_access.COVERAGE_MARKS,
+            "problems": store.last_report.problems,
         },
     )
 
@@ -161,16 +160,7 @@ async def save_answer(request: web.Request) -> web.StreamResponse:
         "version": base_version,
     }
     dry_run = form.get("action") == "preview"
-    outcome = editing.save(
-        console.city_dir(city),
-        console.catalogue,
-        language,
-        intent,
-        edit,
-        base_version,
-        content_access.original_language(console.city_dir(city)),
-        dry_run=dry_run,
-    )
+    outcome = editing.save(console.store(city), language, intent, edit, base_version, dry_run=dry_run)
     if outcome.conflict:
         current = _stored(console, city, language, intent)
         submitted["version"] = current.version
@@ -199,14 +189,7 @@ async def review_answer(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="Only a reviewer can mark an answer reviewed.")
     form = await request.post()
     outcome = editing.review(
-        console.city_dir(city),
-        console.catalogue,
-        language,
-        intent,
-        str(form.get("version", "")),
-        user.name,
-        console.today(),
-        content_access.original_language(console.city_dir(city)),
+        console.store(city), language, intent, str(form.get("version", "")), user.name, console.today()
     )
     editor = request.path.removesuffix("/review")
     if outcome.conflict:
@@ -234,12 +217,11 @@ def _editor(
     conflict: Any = None,
     status: int = 200,
 ) -> web.StreamResponse:
-    city_dir = console.city_dir(city)
-    original_language = content_access.original_language(city_dir)
+    store = console.store(city)
+    original_language = store.city.original_language
     stored = _stored(console, city, language, intent)
     original = _stored(console, city, original_language, intent).answer if language != original_language else None
     texts = [form["text"], str(original.get("text", "")) if original else ""]
-    facts = content_access.facts(city_dir)
     used = [key for text in texts for key in content_access.fact_keys(text)]
     field_errors: dict[str, list[ContentProblem]] = defaultdict(list)
     other_problems: list[ContentProblem] = []
@@ -248,7 +230,7 @@ def _editor(
             mine = problem.path == outcome.path and problem.message.startswith(f"{intent}:")
             field = _field_at(outcome.field_lines, problem.line) if mine else None
             (field_errors[field] if field else other_problems).append(problem)
-    file_problems = [p for p in console.store(city).last_report.problems if p.path == stored.path]
+    file_problems = [p for p in store.last_report.problems if p.path == stored.path]
     return _render(
         request,
         "editor.html",
@@ -256,14 +238,14 @@ def _editor(
             "city": city,
             "language": language,
             "intent": intent,
-            "topic": console.catalogue.topic_of(intent),
+            "topic": store.city.topic_of(intent, console.catalogue),
             "original_language": original_language,
             "original": original,
             "stored": stored.answer,
             "path": _relative(console, stored.path),
             "form": form,
             "links": list(stored.answer.get("links") or []) if stored.answer else _links_of(original),
-            "facts": [(key, facts.get(key)) for key in dict.fromkeys(used)],
+            "facts": content_access.shown_facts(store, used, language),
             "field_errors": field_errors,
             "other_problems": other_problems,
             "file_problems": [] if outcome is not None else file_problems,
@@ -271,7 +253,7 @@ def _editor(
             "previewing_candidate": outcome is not None and not outcome.saved,
             "conflict": conflict,
             "can_review": user_of(request).can_review and stored.answer is not None,
-            "review_state": _review_state(stored.answer),
+            "review_state": _review_state(store.get(language, intent)),
         },
         status=status,
     )
@@ -304,7 +286,7 @@ async def missed_page(request: web.Request) -> web.StreamResponse:
             "statuses": MISSED_STATES,
             "questions": questions,
             "counts": console.insights.missed_counts(city),
-            "intents": console.catalogue.intents,
+            "intents": console.store(city).intents,
             "enabled": console.config.keep_missed_questions,
             "retention_days": console.config.missed_retention_days,
             "model": current_model(console.config.model_dir, city),
@@ -327,7 +309,7 @@ async def sort_missed(request: web.Request) -> web.StreamResponse:
     action = str(form.get("action", ""))
     if action == "assign":
         intent = str(form.get("intent", ""))
-        if intent not in console.catalogue.intents:
+        if intent not in console.store(city).intents:
             raise web.HTTPBadRequest(text="Choose an intent of the catalogue.")
         path = add_example(console.city_dir(city), question.language, intent, question.text)
         console.insights.set_status(question.id, "assigned", intent)
@@ -489,7 +471,8 @@ def _city(request: web.Request) -> tuple[Console, str]:
 def _answer_target(request: web.Request) -> tuple[Console, str, str, str]:
     console, city = _city(request)
     language, intent = request.match_info["language"], request.match_info["intent"]
-    if language not in console.catalogue.languages or intent not in console.catalogue.intents:
+    store = console.store(city)
+    if language not in store.city.languages or intent not in store.intents:
         raise web.HTTPNotFound(text="No such language or intent.")
     if not user_of(request).may_edit(city, language):
         raise web.HTTPForbidden(text=f"You do not translate into this language ({language}).")
@@ -503,8 +486,8 @@ def _admin(request: web.Request) -> Console:
 
 
 def _stored(console: Console, city: str, language: str, intent: str) -> editing.StoredAnswer:
-    city_dir = console.city_dir(city)
-    return editing.find(city_dir, console.catalogue, language, intent, content_access.original_language(city_dir))
+    store = console.store(city)
+    return editing.find(store.city_dir, console.catalogue, language, intent, store.city.original_language)
 
 
 def _link_labels(answer: Any) -> list[str]:
@@ -515,14 +498,14 @@ def _links_of(answer: Any) -> list[Any]:
     return list(answer.get("links") or []) if answer else []
 
 
-def _review_state(answer: Any) -> str:
+def _review_state(answer: content_access.Answer | None) -> str:
+    """What the bot knows of the answer's review: missing, draft, stale, or reviewed (by whom, when)."""
     if answer is None:
         return "missing"
-    if answer.get("status") == "reviewed" or answer.get("reviewed"):
-        by = answer.get("reviewed_by")
-        on = answer.get("reviewed_on") or answer.get("reviewed")
-        return f"reviewed on {on}" + (f" by {by}" if by else "")
-    return "draft"
+    if answer.review_state != "reviewed":
+        return answer.review_state
+    by = f" by {answer.reviewed_by}" if answer.reviewed_by else ""
+    return f"reviewed on {answer.reviewed_on}{by}"
 
 
 def _field_at(field_lines: dict[str, int], line: int) -> str | None:

@@ -20,5 +20,11 @@ def question_recorder(settings: Settings, in_memory: bool = False) -> QuestionRe
 
 
 def retrained_model_watcher(settings: Settings, backend: EmbeddedBackend) -> ModelWatcher:
-    """Swaps in the models the console retrains for this bot's city (call ``check`` when polling)."""
-    return ModelWatcher(settings.model_cache_dir, settings.city, backend, settings.nlu_data_dir)
+    """Swaps in the models the console retrains for this bot's city (call ``check`` when polling).
+
+    Same data, cache folder and city folder as the bot's start-up (``bot.services``), so the
+    watcher loads the very model the console trained.
+    """
+    return ModelWatcher(
+        settings.model_cache_dir, settings.city, backend, settings.nlu_data_dir, settings.city_content_dir
+    )

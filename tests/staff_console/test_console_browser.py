@@ -112,6 +112,7 @@ def test_a_translator_edits_a_draft_and_the_bot_answers_the_new_text(
     browser: WebDriver, live_console: str, content: ContentStore, core: DialogueCore, content_dir: Path
 ) -> None:
     log_in(browser, live_console, "amina")
+    follow(browser, browser.find_element(By.LINK_TEXT, "brussels"))  # one city among the packs
     follow(browser, browser.find_element(By.ID, "cell-ar-rental_deposit"))
     assert browser.find_element(By.ID, "review-state").text == "draft"
     path = content_dir / "brussels" / "ar" / "housing.yml"

@@ -13,6 +13,7 @@ import pytest
 from bot import messages as m
 from bot.content import ContentStore
 from bot.dialogue import DialogueCore
+from bot.facts import render
 from bot.staff_console import content_access, editing, yaml_edit
 from bot.staff_console.app import Console
 from bot.staff_console.files import write_atomically
@@ -208,7 +209,9 @@ async def test_preview_without_saving_shows_the_candidate_and_keeps_the_file(cli
     assert "<script>" not in page
 
 
-async def test_an_arabic_answer_is_previewed_right_to_left_with_its_buttons(client: Client) -> None:
+async def test_an_arabic_answer_is_previewed_right_to_left_with_its_buttons(
+    client: Client, content: ContentStore
+) -> None:
     assert await log_in(client, "amina") == 303
     page = await (await client.get(EDITOR.format(language="ar", intent="rental_deposit"))).text()
     bubble = re.search(r'<div class="bubble" dir="(\w+)">\s*<div class="bubble-text">(.*?)</div>', page, re.S)
@@ -216,7 +219,9 @@ async def test_an_arabic_answer_is_previewed_right_to_left_with_its_buttons(clie
     assert bubble.group(1) == "rtl"
     assert "<b>" in bubble.group(2)
     assert "\u200f" in bubble.group(2)  # the bot's right-to-left mark
-    assert 'href="https://fondsdulogement.be"' in page  # the link button
+    link_fact = content.facts.get("fund_rental_guarantee")
+    assert link_fact is not None
+    assert f'href="{link_fact.value}"' in page  # the link button, its address from the fact registry
     assert "👎" in page  # the feedback buttons, as in Telegram
     assert 'class="original" lang="fr" dir="ltr"' in page  # the French original beside it
 
@@ -245,7 +250,7 @@ async def test_a_reviewer_marks_an_answer_reviewed_and_a_translator_cannot(
 
 
 async def test_a_missing_translation_is_created_with_the_originals_links_and_follow_ups(
-    client: Client, content_dir: Path, console: Console
+    client: Client, content_dir: Path, console: Console, content: ContentStore
 ) -> None:
     path = content_dir / "brussels" / "ar" / "housing.yml"
     document = yaml_edit.read(path)[1]
@@ -262,9 +267,11 @@ async def test_a_missing_translation_is_created_with_the_originals_links_and_fol
     stored = editing.find(content_dir / "brussels", console.catalogue, "ar", "rental_deposit", "fr")
     assert stored.answer is not None
     assert stored.answer["links"][0]["label"] == "الصندوق"
-    assert stored.answer["links"][0]["url"] == "https://fondsdulogement.be"
+    assert stored.answer["links"][0]["fact"] == "fund_rental_guarantee"
+    assert "url" not in stored.answer["links"][0]
     assert list(stored.answer["follow_up"]) == ["social_aid", "find_housing", "tenant_rights"]
     assert stored.answer["status"] == "draft"
+    assert stored.answer["translated_from"] == content.version("rental_deposit")
 
 
 async def test_fact_keys_are_shown_with_their_values(client: Client, content_dir: Path) -> None:
@@ -280,17 +287,8 @@ async def test_fact_keys_are_shown_with_their_values(client: Client, content_dir
     assert "<dt><code>fund_phone</code></dt><dd>02 000 00 00</dd>" in page
 
 
-@pytest.mark.parametrize(
-    ("city_pack", "marks"),
-    [
-        (True, "  status: reviewed\n  reviewed_by: rita\n  reviewed_on: 2026-12-06\n"),
-        (False, "  reviewed: 2026-12-06\n"),
-    ],
-)
-def test_review_marks_replace_the_status_in_place_and_keep_the_blank_line(
-    monkeypatch: pytest.MonkeyPatch, city_pack: bool, marks: str
-) -> None:
-    monkeypatch.setattr(content_access, "CITY_PACK_REVIEW_FIELDS", city_pack)
+def test_review_marks_replace_the_status_in_place_and_keep_the_blank_line() -> None:
+    marks = "  status: reviewed\n  reviewed_by: rita\n  reviewed_on: 2026-12-06\n"
     document = yaml_edit.load("a:\n  title: A\n  status: draft\n  source: S\n\nb:\n  title: B\n  status: draft\n")
     content_access.mark_reviewed(document["a"], "rita", dt.date(2026, 12, 6))
     assert yaml_edit.dump(document) == f"a:\n  title: A\n{marks}  source: S\n\nb:\n  title: B\n  status: draft\n"
@@ -305,3 +303,105 @@ def test_review_marks_on_the_last_field_keep_the_blank_line_before_the_next_answ
     content_access.mark_reviewed(document["a"], "rita", dt.date(2026, 12, 6))
     content_access.mark_draft(document["a"])
     assert yaml_edit.dump(document) == "a:\n  title: A\n  status: draft\n\nb:\n  title: B\n"
+
+
+def _change_the_original(content_dir: Path) -> None:
+    """A staff member edits the French original of rental_deposit: its translations fall behind."""
+    path = content_dir / "brussels" / "fr" / "housing.yml"
+    text = path.read_text(encoding="utf-8")
+    changed = text.replace("peut aussi vous aider.", "peut aussi vous aider, sur rendez-vous.", 1)
+    assert changed != text
+    path.write_text(changed, encoding="utf-8")
+
+
+async def test_a_translation_behind_its_original_shows_as_stale(client: Client, content_dir: Path) -> None:
+    assert await log_in(client, "amina") == 303
+    cell = r'<td class="cell {state}">\s*<a href="/cities/brussels/answers/ar/rental_deposit"'
+    before = await (await client.get("/cities/brussels")).text()
+    assert not re.search(cell.format(state="stale"), before)
+    _change_the_original(content_dir)
+    after = await (await client.get("/cities/brussels")).text()
+    assert re.search(cell.format(state="stale"), after)
+    editor = await (await client.get(EDITOR.format(language="ar", intent="rental_deposit"))).text()
+    assert '<small class="state" id="review-state">stale</small>' in editor
+
+
+async def test_a_saved_translation_follows_the_current_original(
+    client: Client, content_dir: Path, content: ContentStore
+) -> None:
+    _change_the_original(content_dir)
+    content.reload()
+    stale = content.get("ar", "rental_deposit")
+    assert stale is not None and stale.stale
+    assert await log_in(client, "amina") == 303
+    editor = EDITOR.format(language="ar", intent="rental_deposit")
+    hidden = await _form(client, editor)
+    data = {**hidden, **_edit("نص محدث", title="ضمانة الكراء", source="Fonds du Logement")}
+    assert (await client.post(editor, data=data, allow_redirects=False)).status == 303
+    content.reload()
+    saved = content.get("ar", "rental_deposit")
+    assert saved is not None
+    assert saved.translated_from == content.version("rental_deposit")
+    assert not saved.stale
+    assert saved.review_state == "draft"
+
+
+async def test_a_reviewed_answer_carries_who_and_when_in_the_city_pack_format(
+    client: Client, content_dir: Path, console: Console
+) -> None:
+    assert await log_in(client, "rita") == 303
+    editor = EDITOR.format(language="fr", intent="rental_deposit")
+    hidden = await _form(client, editor)
+    assert (await client.post(editor + "/review", data=hidden)).status == 200
+    stored = editing.find(content_dir / "brussels", console.catalogue, "fr", "rental_deposit", "fr")
+    assert stored.answer is not None
+    assert (stored.answer["status"], stored.answer["reviewed_by"]) == ("reviewed", "rita")
+    assert stored.answer["reviewed_on"] == console.today()
+    page = await (await client.get(editor)).text()
+    assert f"reviewed on {console.today()} by rita" in page
+
+
+async def test_the_preview_and_the_fact_list_show_facts_as_the_reader_sees_them(
+    client: Client, content: ContentStore
+) -> None:
+    answer = content.get("ar", "social_housing")
+    assert answer is not None and "social_housing_confirm_every" in answer.fact_keys
+    fact = content.facts.get("social_housing_confirm_every")
+    assert fact is not None
+    shown = render(fact, "ar")
+    assert await log_in(client, "amina") == 303
+    page = await (await client.get(EDITOR.format(language="ar", intent="social_housing"))).text()
+    bubble = re.search(r'<div class="bubble-text">(.*?)</div>', page, re.S)
+    assert bubble is not None
+    assert shown in bubble.group(1)
+    assert "{{" not in bubble.group(1)
+    assert f"<dt><code>social_housing_confirm_every</code></dt><dd>{shown}</dd>" in page
+
+
+async def test_a_reviewer_who_marks_a_stale_translation_reviewed_brings_it_up_to_date(
+    client: Client, content_dir: Path, content: ContentStore
+) -> None:
+    _change_the_original(content_dir)
+    assert await log_in(client, "rita") == 303
+    editor = EDITOR.format(language="ar", intent="rental_deposit")
+    hidden = await _form(client, editor)
+    assert (await client.post(editor + "/review", data=hidden)).status == 200
+    content.reload()
+    answer = content.get("ar", "rental_deposit")
+    assert answer is not None
+    assert answer.review_state == "reviewed"
+    assert answer.translated_from == content.version("rental_deposit")
+
+
+async def test_a_translation_that_drops_a_fact_of_its_original_is_saved_with_the_drift_advice(
+    client: Client, content_dir: Path
+) -> None:
+    _change_the_original(content_dir)  # another answer of the same file is now stale: not this edit's advice
+    assert await log_in(client, "amina") == 303
+    editor = EDITOR.format(language="ar", intent="social_housing")
+    hidden = await _form(client, editor)
+    data = {**hidden, **_edit("سجّل عند شركة سكن اجتماعي.", title="السكن الاجتماعي", source="SLRB-BGHM")}
+    page = await (await client.post(editor, data=data)).text()
+    assert "Saved." in page
+    assert "drift: the original has fact &#39;social_housing_confirm_every&#39;" in page
+    assert not re.search(r"Advice: [^<]*rental_deposit", page)

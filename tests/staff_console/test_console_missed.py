@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.catalogue import Catalogue
-from bot.content import ContentStore
+from bot.content import CITY_NLU_FOLDER, ContentStore
 from bot.dialogue import DialogueCore
 from bot.i18n import Translations
 from bot.staff_console.app import CONSOLE, Console, ConsoleConfig, create_app
 from bot.staff_console.insights import Guess, InsightStore, QuestionRecorder
-from bot.staff_console.retraining import ModelWatcher, current_model
+from bot.staff_console.retraining import ModelWatcher, Retrainer, add_example, current_model
 from bot.storage import SQLiteStore, UserState
-from nlu.embedded import EmbeddedBackend
+from nlu import embedded as embedded_module
+from nlu.embedded import EmbeddedBackend, load_or_train
 from nlu.langid import LanguageDetector
 from nlu.loading import load_training_data
+from nlu.model import IntentModel
 from nlu.types import ParseResult
 from tests.staff_console.conftest import FAST_HASHER, Client, FakeClock, csrf_token, log_in
 
@@ -115,16 +117,12 @@ async def test_assigning_a_question_adds_a_training_example_and_retrains(
     console_config: ConsoleConfig, users: object, clock: FakeClock, tmp_path: Path, embedded: EmbeddedBackend
 ) -> None:
     data_dir = tmp_path / "nlu-data"
-    for intent, texts in TINY_DATA.items():
-        (data_dir / "fr").mkdir(parents=True, exist_ok=True)
-        lines = "".join(f"      - {text}\n" for text in texts)
-        (data_dir / "fr" / f"{intent}.yml").write_text(
-            f'version: "3.1"\nnlu:\n  - intent: {intent}\n    examples: |\n{lines}', encoding="utf-8"
-        )
+    _write_tiny_data(data_dir)
     config = ConsoleConfig(**{**console_config.__dict__, "nlu_data_dir": data_dir})
-    clock.now = max(path.stat().st_mtime for path in data_dir.rglob("*.yml")) + 60  # retrained after the data
     bot_backend = EmbeddedBackend(embedded.model)  # the running bot's backend, swapped in place
-    app = create_app(config, clock=clock, hasher=FAST_HASHER, backends=[bot_backend])
+    other_city_backend = EmbeddedBackend(embedded.model)
+    backends = {"brussels": [bot_backend], "elsewhere": [other_city_backend]}
+    app = create_app(config, clock=clock, hasher=FAST_HASHER, backends=backends)
     console = app[CONSOLE]
     console.insights.keep_missed("brussels", "fr", "fallback", "un toit  pour ma famille", [Guess("find_housing", 0.3)])
     console.insights.keep_missed("brussels", "ar", "fallback", "سكن", [])
@@ -154,34 +152,83 @@ async def test_assigning_a_question_adds_a_training_example_and_retrains(
     assert info.examples == sum(len(v) for v in TINY_DATA.values()) + 1
     assert bot_backend.model is not embedded.model
     assert sorted(bot_backend.model.intents) == sorted(TINY_DATA)
+    assert other_city_backend.model is embedded.model  # another city's bot keeps its own model
     # A bot in another process swaps the same model in when it polls.
     other_process = EmbeddedBackend(embedded.model)
-    watcher = ModelWatcher(config.model_dir, "brussels", other_process, data_dir)
+    watcher = ModelWatcher(config.model_dir, "brussels", other_process, data_dir, config.content_dir / "brussels")
     assert watcher.check() is True
     assert sorted(other_process.model.intents) == sorted(TINY_DATA)
     assert watcher.check() is False
     assert other_process.parse_sync("je cherche un logement")["intent"]["name"] == "find_housing"
 
 
-def test_a_retrained_model_older_than_the_shared_training_data_is_not_used(
-    tmp_path: Path, embedded: EmbeddedBackend
+def test_the_console_trains_the_model_the_bot_loads_for_the_city(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data_dir = tmp_path / "data"
+    data_dir = tmp_path / "nlu-data"
+    _write_tiny_data(data_dir)
+    city_dir = tmp_path / "responses" / "brussels"
+    add_example(city_dir, "fr", "find_housing", "un toit pour ma famille")
+    model_dir = tmp_path / "models"
+    retrainer = Retrainer(data_dir, model_dir, lambda: dt.datetime(2026, 12, 6, tzinfo=dt.UTC))
+    model, info = retrainer.train("brussels", city_dir)
+    assert info.examples == sum(len(v) for v in TINY_DATA.values()) + 1
+
+    def no_training(*args: object, **kwargs: object) -> IntentModel:
+        raise AssertionError("the bot trained again instead of loading the console's model")
+
+    monkeypatch.setattr(embedded_module, "train_model", no_training)
+    # The bot's start-up for this city (bot.services) finds the console's model in its cache.
+    loaded, _data = load_or_train(data_dir, model_dir, city_nlu_dir=city_dir / CITY_NLU_FOLDER)
+    assert loaded.intents == model.intents
+    assert loaded.rank("un toit pour ma famille") == model.rank("un toit pour ma famille")
+    # So does a bot in another process, when the pointer changes.
+    backend = EmbeddedBackend(loaded)
+    assert ModelWatcher(model_dir, "brussels", backend, data_dir, city_dir).check() is True
+    assert backend.model.rank("louer un studio") == model.rank("louer un studio")
+
+
+def test_retraining_again_replaces_the_console_model_and_keeps_the_bots_start_up_model(tmp_path: Path) -> None:
+    data_dir = tmp_path / "nlu-data"
+    _write_tiny_data(data_dir)
+    city_dir = tmp_path / "responses" / "brussels"
+    model_dir = tmp_path / "models"
+    load_or_train(data_dir, model_dir, city_nlu_dir=city_dir / CITY_NLU_FOLDER)  # the bot's start-up
+    [start_up] = model_dir.glob("intent-model-*.npz")
+    retrainer = Retrainer(data_dir, model_dir, lambda: dt.datetime(2026, 12, 6, tzinfo=dt.UTC))
+    add_example(city_dir, "fr", "find_housing", "un toit pour ma famille")
+    retrainer.train("brussels", city_dir)
+    first = set(model_dir.glob("intent-model-*.npz")) - {start_up}
+    assert len(first) == 1
+    add_example(city_dir, "fr", "greet", "salam")
+    retrainer.train("brussels", city_dir)
+    second = set(model_dir.glob("intent-model-*.npz")) - {start_up}
+    assert len(second) == 1
+    assert second != first
+    assert start_up.is_file()
+
+
+def test_a_watcher_keeps_its_model_when_the_training_data_is_broken(tmp_path: Path, embedded: EmbeddedBackend) -> None:
+    data_dir = tmp_path / "nlu-data"
     (data_dir / "fr").mkdir(parents=True)
-    training = data_dir / "fr" / "greet.yml"
-    training.write_text('version: "3.1"\nnlu: []\n', encoding="utf-8")
+    (data_dir / "fr" / "greet.yml").write_text("nlu: [unclosed\n", encoding="utf-8")
     model_dir = tmp_path / "models"
     model_dir.mkdir()
-    embedded.model.save(model_dir / "console-brussels-1.npz")
-    pointer = {"model": "console-brussels-1.npz", "trained_at": "2020-01-01T00:00:00+00:00", "examples": 1}
-    (model_dir / "console-brussels.json").write_text(json.dumps(pointer), encoding="utf-8")
+    (model_dir / "console-brussels.json").write_text(
+        json.dumps({"trained_at": "2026-12-06T10:00:00+00:00", "examples": 1}), encoding="utf-8"
+    )
     backend = EmbeddedBackend(embedded.model)
-    before = backend.model
-    assert ModelWatcher(model_dir, "brussels", backend, data_dir).check() is False
-    assert backend.model is before
-    os.utime(training, (1_500_000_000, 1_500_000_000))  # the data is now older than the model
-    assert ModelWatcher(model_dir, "brussels", backend, data_dir).check() is True
-    assert backend.model is not before
+    assert ModelWatcher(model_dir, "brussels", backend, data_dir, tmp_path / "brussels").check() is False
+    assert backend.model is embedded.model
+
+
+def _write_tiny_data(data_dir: Path) -> None:
+    for intent, texts in TINY_DATA.items():
+        (data_dir / "fr").mkdir(parents=True, exist_ok=True)
+        lines = "".join(f"      - {text}\n" for text in texts)
+        (data_dir / "fr" / f"{intent}.yml").write_text(
+            f'version: "3.1"\nnlu:\n  - intent: {intent}\n    examples: |\n{lines}', encoding="utf-8"
+        )
 
 
 async def test_a_translator_sorts_only_questions_in_their_languages(client: Client, console: Console) -> None:

@@ -34,5 +34,6 @@ async def test_the_console_runs_inside_the_bot_and_swaps_into_its_backend(
         async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/login") as response:
             assert response.status == 200
         console = application.bot_data[STAFF_CONSOLE_KEY].app[CONSOLE]
-        assert console.retrainer.backends == [application.bot_data[SERVICES_KEY].embedded]
+        # Only this city's backend gets the models retrained for this city.
+        assert console.retrainer.backends == {settings.city: [application.bot_data[SERVICES_KEY].embedded]}
     assert STAFF_CONSOLE_KEY not in application.bot_data
