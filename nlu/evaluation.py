@@ -136,15 +136,15 @@ def evaluate(
     rejecting = frozenset(out_of_scope_intents)
     rows = []
     for example in examples:
-        predicted, fell_back = predict(example.text)
+        best, fell_back = predict(example.text)
         rows.append(
             _Scored(
                 language=example.language or "?",
                 truth=example.intent,
-                predicted=predicted,
+                predicted=best,
                 fell_back=fell_back,
                 truth_out_of_scope=example.intent in rejecting,
-                predicted_out_of_scope=predicted in rejecting,
+                predicted_out_of_scope=best in rejecting,
             )
         )
     by_language: dict[str, list[_Scored]] = {}

@@ -61,9 +61,7 @@ def _bot_settings(block: object) -> dict[str, Any]:
     return settings
 
 
-def should_fall_back(
-    ranking: list[IntentScore], config: FallbackConfig, known_word_share: float | None = None
-) -> bool:
+def should_fall_back(ranking: list[IntentScore], config: FallbackConfig, known_word_share: float | None = None) -> bool:
     """True when the best real intent of ``ranking`` (most likely first) must not be answered."""
     if not ranking:
         return True
