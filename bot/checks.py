@@ -114,7 +114,7 @@ def _check_answers(catalogue: Catalogue, content: ContentStore, result: CheckRes
         result.table.append(f"{intent:<{width}}  " + " ".join(cells))
     result.table.append(
         f"R reviewed: {totals['reviewed']}   d draft: {totals['draft']}   - missing: {totals['missing']}"
-        f"   ({len(catalogue.intents)} intents x {len(languages)} languages)"
+        f"   ({len(set(catalogue.intents) - UI_REPLY_INTENTS)} intents x {len(languages)} languages)"
     )
     if missing_core:
         result.errors.append(f"answers missing in a core language: {', '.join(missing_core)}")

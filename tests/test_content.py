@@ -6,10 +6,12 @@ from pathlib import Path
 
 from bot.catalogue import Catalogue
 from bot.content import ContentStore
+from bot.understanding import UI_REPLY_INTENTS
 
 
 def test_every_intent_is_answered_in_every_language(content: ContentStore, catalogue: Catalogue) -> None:
-    missing = [(lang, i) for lang in catalogue.languages for i in catalogue.intents if content.get(lang, i) is None]
+    answered = [intent for intent in catalogue.intents if intent not in UI_REPLY_INTENTS]  # UI strings instead
+    missing = [(lang, i) for lang in catalogue.languages for i in answered if content.get(lang, i) is None]
     assert missing == []
     assert content.last_report.errors == []
 

@@ -11,6 +11,7 @@ from bot.catalogue import Catalogue
 from bot.content import ContentStore
 from bot.dialogue import DialogueCore
 from bot.i18n import Translations
+from bot.settings import PROJECT_ROOT
 from bot.storage import SQLiteStore, UserState
 from bot.understanding import Kind, split_questions, understand
 from nlu.embedded import EmbeddedBackend
@@ -19,7 +20,6 @@ from nlu.langid import LanguageDetector
 from nlu.loading import Example
 from nlu.out_of_scope import FallbackConfig, apply_fallback, load_fallback_config
 from nlu.types import FALLBACK_INTENT, IntentScore, ParseResult
-from tests.conftest import PROJECT_ROOT
 from tests.test_dialogue import actions, texts
 
 ANSWERABLE = ("find_housing", "social_housing", "french_course", "find_doctor", "find_job")
