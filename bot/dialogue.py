@@ -120,6 +120,7 @@ class DialogueCore:
         parts = [await self.nlu.parse(part) for part in split_questions(cleaned)]
         decision = understand(parse, self._answerable(), parts)
         if decision.kind is Kind.ANSWER and decision.intent in self.catalogue.intents:
+            intent = decision.intent
             self.store.count("question", language, intent)
             state.last_intent = intent
             reply = self._answer_intent(language, intent, with_feedback=not self.catalogue.is_conversation(intent))

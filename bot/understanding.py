@@ -85,11 +85,18 @@ def understand(
     """
     name = parse["intent"]["name"]
     if name in _KIND_OF_INTENT:
-        return Understanding(_KIND_OF_INTENT[name])
-    if name == FALLBACK_INTENT:
-        return _after_fallback(parse, answerable)
-    others = tuple(dict.fromkeys(_other_questions(name, answerable, part_parses)))
-    return Understanding(Kind.ANSWER, name, others[: CLARIFY_MAX_OPTIONS - 1])
+        decision = Understanding(_KIND_OF_INTENT[name])
+    elif name == FALLBACK_INTENT:
+        decision = _after_fallback(parse, answerable)
+    else:
+        others = tuple(dict.fromkeys(_other_questions(name, answerable, part_parses)))
+        return Understanding(Kind.ANSWER, name, others[: CLARIFY_MAX_OPTIONS - 1])
+    if decision.kind in {Kind.OUT_OF_SCOPE, Kind.FALLBACK}:
+        # "What's the weather? And where can I learn French?": answer the part that is ours.
+        clear = tuple(dict.fromkeys(_other_questions(name, answerable, part_parses)))
+        if clear:
+            return Understanding(Kind.ANSWER, clear[0], clear[1:CLARIFY_MAX_OPTIONS])
+    return decision
 
 
 def _after_fallback(parse: ParseResult, answerable: Collection[str]) -> Understanding:

@@ -155,6 +155,15 @@ def test_a_second_question_is_offered_beside_the_answer() -> None:
     assert (decision.kind, decision.intent, decision.options) == (Kind.ANSWER, "find_housing", ("french_course",))
 
 
+@pytest.mark.parametrize("top", ["out_of_scope", FALLBACK_INTENT])
+def test_the_part_that_is_ours_is_answered(top: str) -> None:
+    main = parse_of((top, 0.6), ("out_of_scope", 0.5), ("french_course", 0.2))
+    parts = [parse_of(("out_of_scope", 0.9)), parse_of(("french_course", 0.8))]
+    decision = understand(main, ANSWERABLE, parts)
+    assert (decision.kind, decision.intent, decision.options) == (Kind.ANSWER, "french_course", ())
+    assert understand(parse_of(("insult", 0.9)), ANSWERABLE, parts).kind is Kind.INSULT
+
+
 def test_split_questions() -> None:
     assert split_questions("where can I find a flat?") == []
     two = "I am looking for a flat to rent in Brussels. And also where can I learn French, please?"
