@@ -10,8 +10,9 @@ language), the in-scope recall (right intent, not rejected) and the in-scope fal
 * ``--split heldout``: trained on all of ``nlu/data``, scored on ``nlu/heldout``, to report the
   chosen point. Never choose on it.
 * ``--rasa-url http://127.0.0.1:5005``: the same curve for a running Rasa server (trained on all
-  of ``nlu/data``), with ``nlu/dev`` as its out-of-scope side and ``nlu/heldout``'s in-scope
-  messages as its in-scope side (Rasa cannot leave a slice out without a second 30-min training).
+  of ``nlu/data``). With ``--split dev`` its out-of-scope side is ``nlu/dev`` and its in-scope side
+  ``nlu/heldout``'s in-scope messages (Rasa cannot leave a slice out without a second 30-min
+  training); with ``--split heldout`` it is scored on ``nlu/heldout``.
 
     .venv/bin/python benchmarks/oos_tradeoff.py [--split dev|heldout] [--rasa-url URL] [--json-out F]
 """
@@ -139,9 +140,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["embedded"] = curve(test, embedded_parses(train, test), config)
     print_curve(f"embedded, {args.split} split ({len(test)} messages)", results["embedded"])
     if args.rasa_url:
-        rasa_test = [*(e for e in heldout if e.intent not in config.out_of_scope_intents), *dev_oos]
+        if args.split == "heldout":
+            rasa_test, described = heldout, "nlu/heldout"
+        else:
+            rasa_test = [*(e for e in heldout if e.intent not in config.out_of_scope_intents), *dev_oos]
+            described = "nlu/dev out-of-scope + nlu/heldout in-scope"
         results["rasa"] = curve(rasa_test, asyncio.run(rasa_parses(args.rasa_url, rasa_test)), config)
-        print_curve(f"rasa, nlu/dev out-of-scope + nlu/heldout in-scope ({len(rasa_test)})", results["rasa"])
+        print_curve(f"rasa, {described} ({len(rasa_test)} messages)", results["rasa"])
     if args.json_out:
         args.json_out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     return 0
