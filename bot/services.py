@@ -67,7 +67,12 @@ async def create_services(settings: Settings, state_db: str | None = None) -> Se
     if settings.nlu_backend == "rasa":
         from nlu.rasa_backend import FailoverBackend, RasaBackend
 
-        rasa = RasaBackend(settings.rasa_url, token=settings.rasa_token, timeout_s=settings.rasa_timeout_seconds)
+        rasa = RasaBackend(
+            settings.rasa_url,
+            token=settings.rasa_token,
+            timeout_s=settings.rasa_timeout_seconds,
+            rules=load_fallback_config(settings.nlu_config),
+        )
         nlu = FailoverBackend(rasa, embedded)
     store = SQLiteStore(
         state_db or settings.state_db_path,
