@@ -5,7 +5,7 @@ prints the share of out-of-scope messages answered as an in-scope intent (overal
 language), the in-scope recall (right intent, not rejected) and the in-scope fallback rate.
 
 * ``--split dev`` (default; the one thresholds are chosen on): the embedded model is trained on
-  ``nlu/data`` minus a seeded slice of its in-scope examples; the slice is the in-scope side and
+  ``nlu/data`` minus a fixed tenth of its in-scope examples; the slice is the in-scope side and
   ``nlu/dev`` (never trained on) the out-of-scope side.
 * ``--split heldout``: trained on all of ``nlu/data``, scored on ``nlu/heldout``, to report the
   chosen point. Never choose on it.
@@ -23,8 +23,8 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import random
 import sys
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,19 +41,24 @@ from nlu.training import train_model  # noqa: E402
 from nlu.types import FALLBACK_INTENT, IntentScore, ParseResult  # noqa: E402
 
 THRESHOLDS = (0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8)
-DEV_SLICE_SHARE = 0.1
-DEV_SLICE_SEED = 7
+DEV_SLICE_MODULUS = 10  # one in-scope training example in 10 is left out for the dev figures
 
 # A parse before any fallback rule, and the known-word share when the backend has one.
 RawParse = tuple[ParseResult, float | None]
 
 
 def dev_split(examples: Sequence[Example], rejecting: Sequence[str]) -> tuple[list[Example], list[Example]]:
-    """(training examples, in-scope slice left out of training), seeded."""
-    shuffled = list(examples)
-    random.Random(DEV_SLICE_SEED).shuffle(shuffled)
-    left_out = {id(e) for e in shuffled[: int(len(shuffled) * DEV_SLICE_SHARE)] if e.intent not in rejecting}
-    return [e for e in examples if id(e) not in left_out], [e for e in examples if id(e) in left_out]
+    """(training examples, in-scope slice left out of training).
+
+    An example is in the slice by a hash of its language and text, so adding training data does not
+    reshuffle the slice and figures stay comparable across data versions.
+    """
+
+    def in_slice(example: Example) -> bool:
+        key = f"{example.language}\0{example.text}".encode()
+        return example.intent not in rejecting and zlib.crc32(key) % DEV_SLICE_MODULUS == 0
+
+    return [e for e in examples if not in_slice(e)], [e for e in examples if in_slice(e)]
 
 
 def embedded_parses(train: Sequence[Example], test: Sequence[Example]) -> list[RawParse]:
