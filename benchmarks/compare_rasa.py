@@ -55,10 +55,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from nlu.embedded import EmbeddedBackend, load_fallback_config  # noqa: E402
+from nlu.embedded import EmbeddedBackend, FallbackConfig, load_fallback_config  # noqa: E402
 from nlu.evaluation import evaluate  # noqa: E402
 from nlu.loading import Example, TrainingData, load_training_data  # noqa: E402
 from nlu.model import IntentModel  # noqa: E402
+from nlu.out_of_scope import apply_fallback  # noqa: E402
 from nlu.rasa_backend import RasaBackend  # noqa: E402
 from nlu.types import FALLBACK_INTENT, ParseResult  # noqa: E402
 
@@ -153,23 +154,29 @@ def top_real_intent(result: ParseResult) -> tuple[str, bool]:
     return result["intent"]["name"], fell_back
 
 
-def scores(examples: Sequence[Example], predictions: Sequence[tuple[str, bool]]) -> dict[str, Any]:
-    """Accuracy and macro-F1 overall and per language (via ``nlu.evaluation``)."""
+def scores(
+    examples: Sequence[Example], predictions: Sequence[tuple[str, bool]], out_of_scope_intents: Sequence[str]
+) -> dict[str, Any]:
+    """In-scope accuracy, out-of-scope false accepts, fallbacks, macro-F1, overall and per language.
+
+    The same figures as ``newcomer-bot eval --json`` (via ``nlu.evaluation``).
+    """
     by_text = iter(predictions)
-    report = evaluate(examples, lambda _text: next(by_text))
+    report = evaluate(examples, lambda _text: next(by_text), out_of_scope_intents)
     per_language: dict[str, Any] = {}
     for language in sorted({e.language or "?" for e in examples}):
         rows = [i for i, e in enumerate(examples) if (e.language or "?") == language]
         subset = iter([predictions[i] for i in rows])
-        sub = evaluate([examples[i] for i in rows], lambda _text, s=subset: next(s))  # type: ignore[misc]
+        sub = evaluate([examples[i] for i in rows], lambda _text, s=subset: next(s), out_of_scope_intents)  # type: ignore[misc]
         per_language[language] = {
             "n": sub.n,
-            "accuracy": round(sub.accuracy, 4),
+            **sub.overall.to_json(),
             "macro_f1": round(sub.macro_f1, 4),
             "accuracy_with_fallback": round(sub.accuracy_with_fallback, 4),
         }
     return {
         "n": report.n,
+        **report.overall.to_json(),
         "accuracy": round(report.accuracy, 4),
         "macro_f1": round(report.macro_f1, 4),
         "accuracy_with_fallback": round(report.accuracy_with_fallback, 4),
@@ -181,15 +188,19 @@ def scores(examples: Sequence[Example], predictions: Sequence[tuple[str, bool]])
 
 
 async def parse_all(
-    parse: Callable[[str], Any], examples: Sequence[Example]
+    parse: Callable[[str], Any], examples: Sequence[Example], rules: FallbackConfig | None = None
 ) -> tuple[list[tuple[str, bool]], list[float]]:
-    """Parse every example one after the other; (predictions, latencies in seconds)."""
+    """Parse every example one after the other; (predictions, latencies in seconds).
+
+    With ``rules``, the fallback is decided again by the bot's rules of ``nlu/config.yml``, as the
+    bot does with a Rasa server's answers (whatever threshold that model was trained with).
+    """
     predictions, latencies = [], []
     for example in examples:
         started = time.perf_counter()
         result = await parse(example.text)
         latencies.append(time.perf_counter() - started)
-        predictions.append(top_real_intent(result))
+        predictions.append(top_real_intent(result if rules is None else apply_fallback(result, rules)))
     return predictions, latencies
 
 
@@ -376,16 +387,18 @@ def run_embedded(
         "server_peak_rss_mib": serve_rss.peak_mib,
         "latency_in_process": latency_summary(in_latency),
         "latency_http": latency_summary(http_latency),
-        "scores": scores(test.examples, in_process),
+        "scores": scores(test.examples, in_process, load_fallback_config(config).out_of_scope_intents),
     }
 
 
-async def _timed_http(port: int, examples: Sequence[Example]) -> tuple[list[tuple[str, bool]], list[float]]:
+async def _timed_http(
+    port: int, examples: Sequence[Example], rules: FallbackConfig | None = None
+) -> tuple[list[tuple[str, bool]], list[float]]:
     """Parse every example through the HTTP client the bot uses (``RasaBackend``)."""
     client = RasaBackend(f"http://127.0.0.1:{port}", timeout_s=30)
     try:
         await client.start()
-        return await parse_all(client.parse, examples)
+        return await parse_all(client.parse, examples, rules)
     finally:
         await client.close()
 
@@ -456,7 +469,8 @@ def run_rasa(
         with PeakRss(server.pid) as serve_rss:
             startup = wait_http(f"http://127.0.0.1:{port}/status", server, 300, server_log)
             log("rasa: HTTP parse of the test set")
-            predictions, latency = asyncio.run(_timed_http(port, test.examples))
+            rules = load_fallback_config(config)
+            predictions, latency = asyncio.run(_timed_http(port, test.examples, rules))
     finally:
         stop_process_group(server)
     return {
@@ -468,7 +482,7 @@ def run_rasa(
         "server_startup_seconds": round(startup, 2),
         "server_peak_rss_mib": serve_rss.peak_mib,
         "latency_http": latency_summary(latency),
-        "scores": scores(test.examples, predictions),
+        "scores": scores(test.examples, predictions, rules.out_of_scope_intents),
     }
 
 

@@ -12,7 +12,21 @@ from pathlib import Path
 import yaml
 
 CONVERSATION_TOPIC = "conversation"
-ROLES = ("greeting", "help", "handoff", "office", "emergency", "out_of_scope", "change_language", "safety", "medical")
+ROLES = (
+    "greeting",
+    "help",
+    "handoff",
+    "office",
+    "emergency",
+    "out_of_scope",
+    "abuse",
+    "medical_question",
+    "change_language",
+    "safety",
+    "medical",
+)
+# Roles whose reply is a UI string of the engine, not a curated answer: no answer file needs them.
+UI_REPLY_ROLES = ("abuse", "medical_question")
 
 
 @dataclass(frozen=True)
@@ -54,6 +68,11 @@ class Catalogue:
     def intent_for(self, role: str) -> str:
         """The (first) intent that plays ``role``, e.g. the hand-off intent."""
         return self.roles[role][0]
+
+    @property
+    def ui_reply_intents(self) -> frozenset[str]:
+        """Intents answered with a UI string (insults, medical questions), never with an answer file."""
+        return frozenset(intent for role in UI_REPLY_ROLES for intent in self.roles.get(role, ()))
 
     def topic_label(self, topic: str, language: str) -> str:
         """The menu label of ``topic`` in ``language`` (English, then the topic name, when missing)."""

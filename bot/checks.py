@@ -57,6 +57,8 @@ def coverage(store: ContentStore) -> dict[tuple[str, str], str]:
     city = store.city
     table = {}
     for intent in store.intents:
+        if intent in store.catalogue.ui_reply_intents:  # the engine answers these with UI strings
+            continue
         for language in city.languages:
             answer = store.get(language, intent)
             if intent in city.disabled:
@@ -119,6 +121,8 @@ def _check_answers(catalogue: Catalogue, content: ContentStore, result: CheckRes
     result.table.append(f"{city.name('en')} ({content.city_dir}), original language {city.original_language}:")
     result.table.append(" " * width + "  " + " ".join(f"{code:>2}" for code in languages) + "  version")
     for intent in content.intents:
+        if intent in catalogue.ui_reply_intents:  # answered with a UI string (bot/understanding.py)
+            continue
         cells = " ".join(f"{COVERAGE_MARKS[table[intent, language]]:>2}" for language in languages)
         result.table.append(f"{intent:<{width}}  {cells}  {content.version(intent) or '-'}")
     totals = Counter(table.values())

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.settings import PROJECT_ROOT, Settings, SettingsError, city_folders
 
@@ -259,34 +259,52 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
     model = train_model(train.examples)
     training_seconds = time.perf_counter() - started
-    backend = EmbeddedBackend(model, load_fallback_config(settings.nlu_config))
+    fallback = load_fallback_config(settings.nlu_config)
+    backend = EmbeddedBackend(model, fallback)
 
     def predict(text: str) -> tuple[str, bool]:
         parse = backend.parse_sync(text)
         fell_back = parse["intent"]["name"] == FALLBACK_INTENT
         return parse["intent_ranking"][1 if fell_back else 0]["name"], fell_back
 
-    report = evaluate(test.examples, predict)
+    report = evaluate(test.examples, predict, fallback.out_of_scope_intents)
     report.extra["training_seconds"] = round(training_seconds, 2)
     report.extra["train_examples"] = len(train.examples)
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
         return 0
-    print(f"examples: {report.n}   accuracy: {report.accuracy:.4f}   macro-F1: {report.macro_f1:.4f}")
+    _print_report(report.to_json())
+    print(f"training: {training_seconds:.1f} s")
+    return 0
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    """The ``eval`` figures as text: in-scope and out-of-scope sides, per language, worst intents."""
+
+    def rate(value: float | None) -> str:
+        return "-" if value is None else f"{value:.4f}"
+
     print(
-        f"fallback rate: {report.fallback_rate:.4f}   accuracy counting fallbacks as wrong: "
-        f"{report.accuracy_with_fallback:.4f}   training: {training_seconds:.1f} s"
+        f"examples: {report['n']} ({report['n_in_scope']} in scope, {report['n_out_of_scope']} out of scope)   "
+        f"macro-F1: {report['macro_f1']:.4f}"
     )
-    print("per language:")
-    for language, accuracy in sorted(report.per_language_accuracy.items()):
-        print(f"  {language:<4} {accuracy:.4f}  (n={report.per_language_n[language]})")
+    print(
+        f"in scope: accuracy {rate(report['accuracy'])}   fallback rate {rate(report['in_scope_fallback_rate'])}   "
+        f"rejected (fallback or out-of-scope kind) {rate(report['in_scope_rejection_rate'])}"
+    )
+    print(f"out of scope: false-accept rate {rate(report['oos_false_accept_rate'])}")
+    print("per language:      accuracy  fallback  false-accept")
+    for language, figures in report["per_language"].items():
+        print(
+            f"  {language:<4} {rate(figures['accuracy']):>15} {rate(figures['in_scope_fallback_rate']):>9} "
+            f"{rate(figures['oos_false_accept_rate']):>13}  (n={figures['n_in_scope']}+{figures['n_out_of_scope']})"
+        )
     print("worst intents (F1):")
-    for intent, f1 in report.worst_intents():
+    for intent, f1 in report["worst_intents"]:
         print(f"  {intent:<24} {f1:.4f}")
     print("most confused (true -> predicted: count):")
-    for true, predicted, count in report.confusions[:10]:
+    for true, predicted, count in report["confusions"]:
         print(f"  {true} -> {predicted}: {count}")
-    return 0
 
 
 def _city_stores(args: argparse.Namespace, settings: Settings) -> list[ContentStore]:

@@ -22,8 +22,9 @@ from bot.content import Answer, ContentStore
 from bot.facts import render
 from bot.i18n import Translations, Translator, endonym, is_rtl
 from bot.storage import StateStore, UserState
+from bot.understanding import Kind, Understanding, kinds_of_intents, split_questions, understand
 from nlu.langid import LanguageDetector
-from nlu.types import FALLBACK_INTENT, NluBackend, ParseResult
+from nlu.types import NluBackend, ParseResult
 
 logger = logging.getLogger(__name__)
 
@@ -135,18 +136,27 @@ class DialogueCore:
             self.store.count("no_words", language)
             return self._with_language_hint(first_contact, language, self._please_type(language))
         parse = await self.nlu.parse(cleaned)
+        _ = self._t(language)
         intent, confidence = parse["intent"]["name"], float(parse["intent"]["confidence"])
         self.store.log_message(cleaned, language, intent, confidence)
         if self.question_log is not None:
             self.question_log.parsed(state.user_key, cleaned, language, parse)
         logger.debug("Parsed message: intent=%s confidence=%.2f language=%s", intent, confidence, language)
-        if intent == FALLBACK_INTENT or intent not in self.intents:
-            self.store.count("fallback", language)
-            reply = self._fallback(language, parse)
-        else:
+        parts = [await self.nlu.parse(part) for part in split_questions(cleaned)]
+        decision = understand(parse, self._answerable(), kinds_of_intents(self.catalogue.roles), parts)
+        if decision.kind is Kind.ANSWER and decision.intent in self.intents:
+            intent = decision.intent
             self.store.count("question", language, intent)
             state.last_intent = intent
             reply = self._answer_intent(language, intent, with_feedback=not self.catalogue.is_conversation(intent))
+            if decision.options:
+                reply.messages.append(self._topic_choice(language, _("You also asked about:"), decision.options))
+        elif decision.kind in {Kind.ANSWER, Kind.FALLBACK}:
+            self.store.count("fallback", language)
+            reply = self._fallback(language, parse)
+        else:
+            self.store.count(decision.kind.value, language)
+            reply = self._not_answered(language, decision)
         reply.intent, reply.confidence = intent, confidence
         if detection is not None and detection.language and detection.language != language:
             reply.messages.append(self._switch_offer(detection.language))
@@ -400,6 +410,44 @@ class DialogueCore:
             messages.append(self.menu(language))
             messages[0] = self._message(language, text + "\n\n" + messages[0].text, messages[0].buttons)
         return m.Reply(messages)
+
+    def _answerable(self) -> tuple[str, ...]:
+        """Intents with a topic answer: what "Do you mean…?" and "You also asked" may offer."""
+        return tuple(i for i in self.intents if not self.catalogue.is_conversation(i))
+
+    def _not_answered(self, language: str, decision: Understanding) -> m.Reply:
+        """Clarify between close topics, or the honest reply to an out-of-scope kind."""
+        _ = self._t(language)
+        if decision.kind is Kind.CLARIFY:
+            return m.Reply([self._topic_choice(language, _("Do you mean:"), decision.options, none_of_these=True)])
+        if decision.kind is Kind.INSULT:
+            text = _(
+                "I understand that this is frustrating. I am only a bot: I answer questions about life "
+                "as a newcomer. Choose a topic, or talk to a person."
+            )
+            return m.Reply([self._message(language, text), self.menu(language)])
+        if decision.kind is Kind.MEDICAL_ADVICE:
+            text = _(
+                "I cannot give medical advice, and I cannot say which medicine or dose to take. "
+                "Please ask a doctor or a pharmacist."
+            )
+            doctor = self.catalogue.intent_for("medical")
+            return m.Reply([self._topic_choice(language, text, (doctor,)), self.menu(language)])
+        return self._answer_intent(language, self.catalogue.intent_for("out_of_scope"), with_feedback=False)
+
+    def _topic_choice(
+        self, language: str, text: str, intents: tuple[str, ...], none_of_these: bool = False
+    ) -> m.OutgoingMessage:
+        """``text`` with one button per intent (its answer's title in the user's language)."""
+        _ = self._t(language)
+        rows: list[m.ButtonRow] = []
+        for intent in intents:
+            answer = self._find_answer(language, intent)[0]
+            if answer is not None:
+                rows.append((m.Button(answer.title, m.intent_action(intent)),))
+        if none_of_these:
+            rows.append((m.Button(_("None of these"), m.ACTION_MENU), m.Button(_("Talk to a person"), m.ACTION_HUMAN)))
+        return self._message(language, text, tuple(rows))
 
     def _feedback(self, language: str, intent: str, helpful: bool) -> m.Reply:
         _ = self._t(language)

@@ -160,7 +160,12 @@ async def _city_services(
     elif settings.nlu_backend == "rasa":
         from nlu.rasa_backend import FailoverBackend, RasaBackend
 
-        rasa = RasaBackend(settings.rasa_url, token=settings.rasa_token, timeout_s=settings.rasa_timeout_seconds)
+        rasa = RasaBackend(
+            settings.rasa_url,
+            token=settings.rasa_token,
+            timeout_s=settings.rasa_timeout_seconds,
+            rules=load_fallback_config(settings.nlu_config),
+        )
         nlu = FailoverBackend(rasa, embedded)
     store = CityStateStore(database, settings.city)
     core = DialogueCore(

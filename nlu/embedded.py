@@ -6,45 +6,21 @@ import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
-
-import yaml
 
 from nlu.langid import LanguageDetector
 from nlu.loading import TrainingData, load_training_data
 from nlu.model import FORMAT_VERSION, IntentModel
+from nlu.out_of_scope import FallbackConfig, apply_fallback, load_fallback_config
 from nlu.training import TRAINING_VERSION, TrainingConfig, train_model
-from nlu.types import FALLBACK_INTENT, IntentScore, ParseResult
+from nlu.types import IntentScore, ParseResult
+
+__all__ = ["EmbeddedBackend", "FallbackConfig", "load_fallback_config", "load_or_train"]
 
 logger = logging.getLogger(__name__)
 
 RANKING_LENGTH = 10  # as Rasa's DIETClassifier ``ranking_length`` default
-# When none of the words was seen in training (gibberish, a language we do not support), character
-# n-grams alone can still look confident; such a guess must be very sure to be answered.
-UNKNOWN_WORDS_MIN_CONFIDENCE = 0.9
-
-
-@dataclass(frozen=True)
-class FallbackConfig:
-    """Rasa FallbackClassifier settings, read from the Rasa config so both backends agree."""
-
-    threshold: float = 0.4
-    ambiguity_threshold: float = 0.1
-
-
-def load_fallback_config(rasa_config: Path) -> FallbackConfig:
-    """The FallbackClassifier thresholds in ``nlu/config.yml``, or Rasa's defaults."""
-    if not rasa_config.is_file():
-        return FallbackConfig()
-    loaded = yaml.safe_load(rasa_config.read_text(encoding="utf-8")) or {}
-    for component in loaded.get("pipeline") or []:
-        if isinstance(component, dict) and component.get("name") == "FallbackClassifier":
-            return FallbackConfig(
-                threshold=float(component.get("threshold", 0.3)),
-                ambiguity_threshold=float(component.get("ambiguity_threshold", 0.1)),
-            )
-    return FallbackConfig(threshold=0.0, ambiguity_threshold=0.0)
 
 
 def fingerprint(data: TrainingData, data_root: Path, config: TrainingConfig, extra_roots: Sequence[Path] = ()) -> str:
@@ -126,20 +102,11 @@ class EmbeddedBackend:
         ranking: list[IntentScore] = [
             {"name": name, "confidence": confidence} for name, confidence in model.rank(text)[:RANKING_LENGTH]
         ]
-        top = ranking[0]
-        runner_up = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
-        unfamiliar = model.featurizer.known_word_share(text) == 0.0
-        if (
-            not text.strip()
-            or top["confidence"] < self.fallback.threshold
-            or (unfamiliar and top["confidence"] < UNKNOWN_WORDS_MIN_CONFIDENCE)
-            or top["confidence"] - runner_up < self.fallback.ambiguity_threshold
-        ):
-            # Like Rasa's FallbackClassifier: the fallback comes first, the real intents stay ranked.
-            top = {"name": FALLBACK_INTENT, "confidence": self.fallback.threshold}
-            ranking = [top, *ranking]
+        parse: ParseResult = {"text": text, "intent": ranking[0], "intent_ranking": ranking, "entities": []}
+        result = apply_fallback(parse, self.fallback, model.featurizer.known_word_share(text))
         language = self.detector.detect(text).language if self.detector else None
-        return {"text": text, "intent": top, "intent_ranking": ranking, "entities": [], "language": language}
+        result["language"] = language
+        return result
 
     async def parse(self, text: str) -> ParseResult:
         """See :meth:`parse_sync`."""

@@ -12,6 +12,7 @@ from typing import Final
 
 import aiohttp
 
+from nlu.out_of_scope import FallbackConfig, apply_fallback
 from nlu.types import FALLBACK_INTENT, IntentScore, NluBackend, ParseResult
 
 logger = logging.getLogger(__name__)
@@ -93,8 +94,13 @@ class RasaBackend:
         token: str | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         max_chars: int = 2000,
+        rules: FallbackConfig | None = None,
     ) -> None:
-        """Talk to the Rasa server at ``url`` (e.g. ``http://127.0.0.1:5005``)."""
+        """Talk to the Rasa server at ``url`` (e.g. ``http://127.0.0.1:5005``).
+
+        With ``rules`` (``nlu/config.yml``), the fallback is decided again on Rasa's ranking by the
+        bot's rules, so Rasa rejects like the embedded model whatever its model was trained with.
+        """
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         self.url = url.rstrip("/")
@@ -103,6 +109,7 @@ class RasaBackend:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._max_chars = max_chars
         self._session: aiohttp.ClientSession | None = None
+        self._rules = rules
 
     async def start(self) -> None:
         """Open the shared HTTP session now rather than on the first message."""
@@ -135,7 +142,8 @@ class RasaBackend:
             payload: object = json.loads(raw)
         except ValueError as exc:
             raise RasaResponseError("answer is not JSON") from exc
-        return parse_rasa_answer(text, payload)
+        result = parse_rasa_answer(text, payload)
+        return result if self._rules is None else apply_fallback(result, self._rules)
 
     async def close(self) -> None:
         """Close the HTTP session."""

@@ -109,6 +109,18 @@ def test_eval_json_and_unknown_test_intents(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["n"] == 8 and 0.0 <= report["accuracy"] <= 1.0 and "macro_f1" in report
+    assert report["n_out_of_scope"] == 0 and report["oos_false_accept_rate"] is None  # no out_of_scope example
+    assert 0.0 <= report["in_scope_fallback_rate"] <= 1.0
+
+
+def test_eval_reports_out_of_scope_false_accepts_per_language(tmp_path: Path) -> None:
+    train = small_set(tmp_path / "train", extra_intent="out_of_scope")
+    result = run_cli("eval", "--data", str(train), "--test", str(train), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["n_in_scope"], report["n_out_of_scope"]) == (8, 2)
+    assert 0.0 <= report["oos_false_accept_rate"] <= 1.0
+    assert set(report["per_language"]["?"]) >= {"accuracy", "oos_false_accept_rate", "in_scope_fallback_rate"}
     test = small_set(tmp_path / "test", extra_intent="mystery")
     refused = run_cli("eval", "--data", str(train), "--test", str(test), "--json")
     assert refused.returncode == 1 and "mystery" in refused.stderr

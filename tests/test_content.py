@@ -9,7 +9,10 @@ from bot.content import ContentStore
 
 
 def test_every_intent_is_answered_in_every_language(content: ContentStore, catalogue: Catalogue) -> None:
-    missing = [(lang, i) for lang in catalogue.languages for i in catalogue.intents if content.get(lang, i) is None]
+    answered = [
+        intent for intent in catalogue.intents if intent not in catalogue.ui_reply_intents
+    ]  # UI strings instead
+    missing = [(lang, i) for lang in catalogue.languages for i in answered if content.get(lang, i) is None]
     assert missing == []
     assert content.last_report.errors == []
 

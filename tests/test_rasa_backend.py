@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from nlu.out_of_scope import FallbackConfig
 from nlu.rasa_backend import FailoverBackend, RasaBackend, RasaError, RasaResponseError
 from nlu.types import FALLBACK_INTENT, ParseResult
 
@@ -143,6 +144,27 @@ async def test_parse_returns_rasa_shape_with_language(rasa: RasaBackend, fake_ra
     }
     assert fake_rasa.calls == [{"text": "how do I pay the deposit"}]
     assert fake_rasa.queries == [{}]
+
+
+async def test_the_bots_rules_decide_the_fallback_on_rasas_ranking(fake_rasa: FakeRasa) -> None:
+    fake_rasa.answer = {
+        "text": "what's the weather",
+        "intent": {"name": "nlu_fallback", "confidence": 0.4},
+        "intent_ranking": [
+            {"name": "nlu_fallback", "confidence": 0.4},
+            {"name": "find_housing", "confidence": 0.45},
+            {"name": "out_of_scope", "confidence": 0.35},
+        ],
+        "entities": [],
+    }
+    rules = FallbackConfig(threshold=0.3, ambiguity_threshold=0.05, out_of_scope_mass=0.3)
+    backend = RasaBackend(fake_rasa.url, rules=rules)
+    try:
+        result = await backend.parse("what's the weather")
+    finally:
+        await backend.close()
+    assert result["intent"] == {"name": "nlu_fallback", "confidence": 0.3}  # out-of-scope mass 0.35
+    assert [s["name"] for s in result["intent_ranking"]] == ["nlu_fallback", "find_housing", "out_of_scope"]
 
 
 async def test_token_is_sent_as_query_parameter(fake_rasa: FakeRasa) -> None:

@@ -1,0 +1,161 @@
+"""The out-of-scope trade-off: false accepts against in-scope recall as the fallback threshold moves.
+
+For each FallbackClassifier threshold (the other rules of ``nlu/config.yml`` kept as they are) it
+prints the share of out-of-scope messages answered as an in-scope intent (overall and in the worst
+language), the in-scope recall (right intent, not rejected) and the in-scope fallback rate.
+
+* ``--split dev`` (default; the one thresholds are chosen on): the embedded model is trained on
+  ``nlu/data`` minus a fixed tenth of its in-scope examples; the slice is the in-scope side and
+  ``nlu/dev`` (never trained on) the out-of-scope side.
+* ``--split heldout``: trained on all of ``nlu/data``, scored on ``nlu/heldout``, to report the
+  chosen point. Never choose on it.
+* ``--rasa-url http://127.0.0.1:5005``: the same curve for a running Rasa server (trained on all
+  of ``nlu/data``). With ``--split dev`` its out-of-scope side is ``nlu/dev`` and its in-scope side
+  ``nlu/heldout``'s in-scope messages (Rasa cannot leave a slice out without a second 30-min
+  training); with ``--split heldout`` it is scored on ``nlu/heldout``.
+
+    .venv/bin/python benchmarks/oos_tradeoff.py [--split dev|heldout] [--rasa-url URL] [--json-out F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import sys
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from nlu.evaluation import evaluate  # noqa: E402
+from nlu.loading import Example, load_training_data  # noqa: E402
+from nlu.out_of_scope import FallbackConfig, apply_fallback, load_fallback_config  # noqa: E402
+from nlu.rasa_backend import RasaBackend  # noqa: E402
+from nlu.training import train_model  # noqa: E402
+from nlu.types import FALLBACK_INTENT, IntentScore, ParseResult  # noqa: E402
+
+THRESHOLDS = (0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8)
+DEV_SLICE_MODULUS = 10  # one in-scope training example in 10 is left out for the dev figures
+
+# A parse before any fallback rule, and the known-word share when the backend has one.
+RawParse = tuple[ParseResult, float | None]
+
+
+def dev_split(examples: Sequence[Example], rejecting: Sequence[str]) -> tuple[list[Example], list[Example]]:
+    """(training examples, in-scope slice left out of training).
+
+    An example is in the slice by a hash of its language and text, so adding training data does not
+    reshuffle the slice and figures stay comparable across data versions.
+    """
+
+    def in_slice(example: Example) -> bool:
+        key = f"{example.language}\0{example.text}".encode()
+        return example.intent not in rejecting and zlib.crc32(key) % DEV_SLICE_MODULUS == 0
+
+    return [e for e in examples if not in_slice(e)], [e for e in examples if in_slice(e)]
+
+
+def embedded_parses(train: Sequence[Example], test: Sequence[Example]) -> list[RawParse]:
+    model = train_model(train)
+    parses: list[RawParse] = []
+    for example in test:
+        ranking: list[IntentScore] = [{"name": n, "confidence": c} for n, c in model.rank(example.text)[:10]]
+        parse: ParseResult = {"text": example.text, "intent": ranking[0], "intent_ranking": ranking, "entities": []}
+        parses.append((parse, model.featurizer.known_word_share(example.text)))
+    return parses
+
+
+async def rasa_parses(url: str, test: Sequence[Example]) -> list[RawParse]:
+    client = RasaBackend(url, timeout_s=30)
+    try:
+        return [(await client.parse(example.text), None) for example in test]
+    finally:
+        await client.close()
+
+
+def curve(test: Sequence[Example], parses: Sequence[RawParse], config: FallbackConfig) -> list[dict[str, Any]]:
+    """One row per threshold: the figures of ``nlu.evaluation`` with that threshold."""
+    rows = []
+    for threshold in sorted({*THRESHOLDS, config.threshold}):
+        at = dataclasses.replace(config, threshold=threshold)
+        decided = iter([apply_fallback(parse, at, share) for parse, share in parses])
+
+        def predict(_text: str, decided: Any = decided) -> tuple[str, bool]:
+            parse = next(decided)
+            fell_back = parse["intent"]["name"] == FALLBACK_INTENT
+            return parse["intent_ranking"][1 if fell_back else 0]["name"], fell_back
+
+        report = evaluate(test, predict, config.out_of_scope_intents).to_json()
+        per_language = [f["oos_false_accept_rate"] for f in report["per_language"].values()]
+        rows.append(
+            {
+                "threshold": threshold,
+                "chosen": threshold == config.threshold,
+                "oos_false_accept_rate": report["oos_false_accept_rate"],
+                "worst_language_false_accept": max(r for r in per_language if r is not None),
+                "in_scope_recall": round(report["accuracy_with_fallback"], 4),
+                "in_scope_fallback_rate": report["in_scope_fallback_rate"],
+                "in_scope_rejection_rate": report["in_scope_rejection_rate"],
+                "accuracy": report["accuracy"],
+            }
+        )
+    return rows
+
+
+def print_curve(title: str, rows: Sequence[dict[str, Any]]) -> None:
+    print(f"\n{title}")
+    print("threshold  false-accept  worst lang  in-scope recall  in-scope fallback  rejected  accuracy")
+    for row in rows:
+        mark = "  <- nlu/config.yml" if row["chosen"] else ""
+        cells = [
+            f"{row['threshold']:>9.2f}",
+            f"{row['oos_false_accept_rate']:>13.3f}",
+            f"{row['worst_language_false_accept']:>11.3f}",
+            f"{row['in_scope_recall']:>16.3f}",
+            f"{row['in_scope_fallback_rate']:>18.3f}",
+            f"{row['in_scope_rejection_rate']:>9.3f}",
+            f"{row['accuracy']:>9.3f}",
+        ]
+        print(" ".join(cells) + mark)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--split", choices=["dev", "heldout"], default="dev")
+    parser.add_argument("--config", type=Path, default=ROOT / "nlu" / "config.yml")
+    parser.add_argument("--rasa-url", help="also draw the curve of the Rasa server at this URL")
+    parser.add_argument("--json-out", type=Path)
+    args = parser.parse_args(argv)
+    config = load_fallback_config(args.config)
+    data = load_training_data(ROOT / "nlu" / "data").examples
+    dev_oos = load_training_data(ROOT / "nlu" / "dev").examples
+    heldout = load_training_data(ROOT / "nlu" / "heldout").examples
+    if args.split == "dev":
+        train, in_scope = dev_split(data, config.out_of_scope_intents)
+        test = [*in_scope, *dev_oos]
+    else:
+        train, test = data, heldout
+    results: dict[str, Any] = {"split": args.split, "config": dataclasses.asdict(config)}
+    results["embedded"] = curve(test, embedded_parses(train, test), config)
+    print_curve(f"embedded, {args.split} split ({len(test)} messages)", results["embedded"])
+    if args.rasa_url:
+        if args.split == "heldout":
+            rasa_test, described = heldout, "nlu/heldout"
+        else:
+            rasa_test = [*(e for e in heldout if e.intent not in config.out_of_scope_intents), *dev_oos]
+            described = "nlu/dev out-of-scope + nlu/heldout in-scope"
+        results["rasa"] = curve(rasa_test, asyncio.run(rasa_parses(args.rasa_url, rasa_test)), config)
+        print_curve(f"rasa, {described} ({len(rasa_test)} messages)", results["rasa"])
+    if args.json_out:
+        args.json_out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
