@@ -128,7 +128,7 @@ def _check_answers(catalogue: Catalogue, content: ContentStore, result: CheckRes
     totals = Counter(table.values())
     result.table.append(
         "   ".join(f"{mark} {state}: {totals[state]}" for state, mark in COVERAGE_MARKS.items())
-        + f"   ({len(content.intents)} intents x {len(languages)} languages)"
+        + f"   ({len({intent for intent, _ in table})} intents x {len(languages)} languages)"
     )
     result.table.append("")
     missing_core = [
