@@ -101,7 +101,9 @@ async def coverage_page(request: web.Request) -> web.StreamResponse:
     store = console.store(city)
     cells = content_access.coverage(store)
     languages = store.city.languages
-    totals = {language: Counter(state for (_, lang), state in cells.items() if lang == language) for language in languages}
+    totals = {
+        language: Counter(state for (_, lang), state in cells.items() if lang == language) for language in languages
+    }
     return _render(
         request,
         "coverage.html",
