@@ -11,7 +11,7 @@ from bot.content import ContentStore
 from bot.dialogue import CoreOptions, DialogueCore
 from bot.i18n import Translations
 from bot.settings import Settings
-from bot.storage import SQLiteStore
+from bot.storage import ResilientStore, open_state_store
 from nlu.embedded import EmbeddedBackend, load_fallback_config, load_or_train
 from nlu.langid import LanguageDetector
 from nlu.types import NluBackend
@@ -30,7 +30,7 @@ class Services:
     detector: LanguageDetector
     embedded: EmbeddedBackend
     nlu: NluBackend
-    store: SQLiteStore
+    store: ResilientStore
     core: DialogueCore
 
     async def close(self) -> None:
@@ -69,7 +69,8 @@ async def create_services(settings: Settings, state_db: str | None = None) -> Se
 
         rasa = RasaBackend(settings.rasa_url, token=settings.rasa_token, timeout_s=settings.rasa_timeout_seconds)
         nlu = FailoverBackend(rasa, embedded)
-    store = SQLiteStore(
+    # Never raises: a database that cannot be opened is reported with its path and retried.
+    store = open_state_store(
         state_db or settings.state_db_path,
         retention_days=settings.state_retention_days,
         keep_message_texts=settings.store_message_texts,
