@@ -251,6 +251,7 @@ class ResilientStore:
         self._reopen_after_s = reopen_after_s
         self._store: SQLiteStore | None = None
         self._failures = 0  # failed calls in the current incident; 0 when healthy
+        self._writes_failed = False  # whether writes failed in the current incident
         self._next_reopen = 0.0
         self._reopen()
 
@@ -261,7 +262,7 @@ class ResilientStore:
 
     def load(self, user_key: str) -> UserState:
         """See :class:`StateStore`; a fresh state when the database cannot be read."""
-        return self._run("read a user's state", lambda store: store.load(user_key), UserState(user_key))
+        return self._run("read a user's state", lambda store: store.load(user_key), UserState(user_key), writes=False)
 
     def save(self, state: UserState) -> None:
         """See :class:`StateStore`; dropped when the database cannot be written."""
@@ -277,7 +278,7 @@ class ResilientStore:
 
     def counters(self) -> list[Counter]:
         """See :class:`StateStore`; empty when the database cannot be read."""
-        return self._run("read the counters", lambda store: store.counters(), [])
+        return self._run("read the counters", lambda store: store.counters(), [], writes=False)
 
     def forget(self, user_key: str) -> bool:
         """See :class:`StateStore`; raises ``StorageUnavailable`` when it could not be done."""
@@ -299,7 +300,7 @@ class ResilientStore:
         if store.path != ":memory:" and _inode(store.path) != store.inode:
             self._restore_deleted(store)
             return
-        self._run("check the database", lambda current: current.probe(), None)
+        self._run("check the database", lambda current: current.probe(), None, writes=False)
 
     def close(self) -> None:
         """See :class:`StateStore`."""
@@ -307,7 +308,7 @@ class ResilientStore:
             self._store.close()
             self._store = None
 
-    def _run(self, what: str, action: Callable[[SQLiteStore], T], default: T) -> T:
+    def _run(self, what: str, action: Callable[[SQLiteStore], T], default: T, *, writes: bool = True) -> T:
         store = self._store
         if store is None and self._clock() >= self._next_reopen:
             store = self._reopen()
@@ -318,10 +319,13 @@ class ResilientStore:
             result = action(store)
         except (sqlite3.Error, OSError) as exc:
             self._failed(what, exc)
+            self._writes_failed = self._writes_failed or writes
             return default
-        if self._failures:
+        # A full disk still lets us read: only a write that works ends an incident of failed writes.
+        if self._failures and (writes or not self._writes_failed):
             logger.warning("State database %s works again (%d call(s) done without it)", self.path, self._failures)
             self._failures = 0
+            self._writes_failed = False
         return result
 
     def _failed(self, what: str, exc: BaseException | None) -> None:
@@ -359,6 +363,7 @@ class ResilientStore:
         if self._failures:
             logger.warning("State database %s opened again", self.path)
             self._failures = 0
+            self._writes_failed = False
         return self._store
 
     def _restore_deleted(self, store: SQLiteStore) -> None:
