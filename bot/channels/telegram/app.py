@@ -199,7 +199,7 @@ def build_application(
         .base_url(settings.telegram_base_url)
         .rate_limiter(rate_limiter or AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
         .concurrent_updates(processor)
-        .request(RetryingRequest(request or http_request()))
+        .request(request if isinstance(request, RetryingRequest) else RetryingRequest(request or http_request()))
         .get_updates_request(updates_request if journal is None else JournalingRequest(updates_request, journal))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
