@@ -68,7 +68,8 @@ async def create_services(settings: Settings, state_db: str | None = None) -> Se
         from nlu.rasa_backend import FailoverBackend, RasaBackend
 
         rasa = RasaBackend(settings.rasa_url, token=settings.rasa_token, timeout_s=settings.rasa_timeout_seconds)
-        nlu = FailoverBackend(rasa, embedded)
+        # An intent outside the catalogue means Rasa serves another model: the embedded one answers.
+        nlu = FailoverBackend(rasa, embedded, known_intents=frozenset(catalogue.intents))
     # Never raises: a database that cannot be opened is reported with its path and retried.
     store = open_state_store(
         state_db or settings.state_db_path,

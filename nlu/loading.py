@@ -223,4 +223,3 @@ def _mapping(node: MappingNode) -> dict[str, Node]:
 
 def _line(node: Node) -> int:
     return int(node.start_mark.line) + 1
-
