@@ -35,11 +35,9 @@ class MaskingFilter(logging.Filter):
         """Rewrite the record in place; never drops it."""
         message = record.getMessage()
         masked = self.mask(message)
-        if record.exc_info and record.exc_info[1] is not None:
-            # The traceback text is built later by the formatter: build and mask it now.
-            formatter = logging.Formatter()
-            record.exc_text = self.mask(formatter.formatException(record.exc_info))
-            record.exc_info = None
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            # Formatters reuse a record's exc_text when set: build the traceback now, masked.
+            record.exc_text = self.mask(logging.Formatter().formatException(record.exc_info))
         elif record.exc_text:
             record.exc_text = self.mask(record.exc_text)
         if masked != message or record.args:
