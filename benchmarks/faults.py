@@ -126,7 +126,7 @@ async def wait_for(predicate: Callable[[], bool], seconds: float) -> bool:
     return True
 
 
-async def run(scenario: Scenario, users: int, workdir: Path) -> dict[str, object]:
+async def run(scenario: Scenario, users: int, workdir: Path, log_level: str = "WARNING") -> dict[str, object]:
     api = FakeBotApi()
     await api.start()
     api.slow_seconds = 6.0
@@ -137,7 +137,7 @@ async def run(scenario: Scenario, users: int, workdir: Path) -> dict[str, object
         "TELEGRAM_BASE_URL": api.base_url,
         "STATE_DB_PATH": str(directory / "state.sqlite3"),
         "CONTENT_RELOAD_SECONDS": "0",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": log_level,
         **scenario.prepare(directory),
     }
     bot = Bot(env, directory / "bot.log")
@@ -221,12 +221,16 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--users", type=int, default=300)
     parser.add_argument("--only", nargs="*", help="scenario names")
+    parser.add_argument("--log-level", default="WARNING", help="the bot's LOG_LEVEL (its log: bot.log)")
+    parser.add_argument("--keep", type=Path, help="keep each scenario's files and log under this directory")
     args = parser.parse_args()
     chosen = [s for s in SCENARIOS if not args.only or s.name in args.only]
     rows = []
-    with tempfile.TemporaryDirectory(prefix="newcomer-faults-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="newcomer-faults-") as temporary:
+        workdir = args.keep or Path(temporary)
+        workdir.mkdir(parents=True, exist_ok=True)
         for scenario in chosen:
-            rows.append(await run(scenario, args.users, Path(workdir)))
+            rows.append(await run(scenario, args.users, workdir, args.log_level))
             print(rows[-1], flush=True)
     print_table(rows)
 
