@@ -164,7 +164,10 @@ async def run(scenario: Scenario, users: int, workdir: Path, log_level: str = "W
     if kill_after is not None:
         await wait_for(lambda: replies() >= kill_after, 120)
         bot.kill()
+        polls = len(api.calls_to("getUpdates"))
         bot.start()
+        if not await wait_for(lambda: len(api.calls_to("getUpdates")) > polls, 120):
+            raise RuntimeError(f"the bot did not restart: see {bot.log}")
     last, stable_since = -1, time.monotonic()
     while time.monotonic() - stable_since < QUIET_SECONDS + (6 if scenario.modes == ("slow",) else 0):
         await asyncio.sleep(0.2)

@@ -5,6 +5,11 @@ An update is written here (SQLite, fsynced) before Telegram is told it arrived (
 handled are handed back at start. Handled updates keep only their ``update_id`` (no text, no user)
 for a day, the time Telegram may deliver an update again, so a repeat is recognised and skipped:
 handling is idempotent by ``update_id``.
+
+The Bot API answers to the calls made while handling an update (the reply's messages) are kept
+until the update is handled. When an interrupted update is handled again, its calls that had
+already succeeded are answered from the journal instead of being made again: a crash between the
+first and the last message of a reply does not send the first one twice.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -28,7 +35,32 @@ CREATE TABLE IF NOT EXISTS updates (
     payload TEXT,          -- the update's JSON until it is handled, then NULL
     received REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS calls (
+    update_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,  -- the call's place among those made while handling the update
+    method TEXT NOT NULL,
+    response BLOB NOT NULL,
+    PRIMARY KEY (update_id, seq)
+);
 """
+
+
+@dataclass
+class Handling:
+    """The update being handled in this task, and its calls that succeeded before a crash."""
+
+    update_id: int
+    earlier: dict[int, tuple[str, bytes]] = field(default_factory=dict)
+    calls: int = 0
+
+    def next_call(self) -> int:
+        """The place of the next Bot API call."""
+        self.calls += 1
+        return self.calls
+
+
+# Set by the update processor around the handling of each update (per asyncio task).
+HANDLING: ContextVar[Handling | None] = ContextVar("handling", default=None)
 
 
 class UpdateJournal:
@@ -42,6 +74,7 @@ class UpdateJournal:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         self._in_progress: set[int] = set()
+        self._replayed: set[int] = set()  # handed back by pending(): may have calls to answer
         self._failing = False
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -90,17 +123,47 @@ class UpdateJournal:
         with self._lock:
             self._in_progress.discard(update_id)
             try:
+                self._db.execute("BEGIN")
                 self._db.execute(
                     "INSERT INTO updates (update_id, payload, received) VALUES (?, NULL, ?) "
                     "ON CONFLICT(update_id) DO UPDATE SET payload = NULL",
                     (update_id, self._clock()),
                 )
+                self._db.execute("DELETE FROM calls WHERE update_id = ?", (update_id,))
+                self._db.execute("COMMIT")
             except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 self._failed(exc)
                 return
             if self._failing:
                 logger.warning("Update journal %s works again", self.path)
                 self._failing = False
+
+    def handling(self, update_id: int) -> Handling:
+        """What to set in ``HANDLING`` for this update: with its calls that succeeded earlier."""
+        if update_id not in self._replayed:
+            return Handling(update_id)
+        try:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT seq, method, response FROM calls WHERE update_id = ?", (update_id,)
+                ).fetchall()
+        except sqlite3.Error as exc:
+            self._failed(exc)
+            rows = []
+        return Handling(update_id, {seq: (method, bytes(response)) for seq, method, response in rows})
+
+    def call_succeeded(self, handling: Handling, seq: int, method: str, response: bytes) -> None:
+        """Keep a Bot API answer until the update is handled (to replay it after a crash)."""
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO calls (update_id, seq, method, response) VALUES (?, ?, ?, ?)",
+                    (handling.update_id, seq, method, response),
+                )
+            except sqlite3.Error as exc:
+                self._failed(exc)
 
     def release(self, update_id: int) -> None:
         """Handling was interrupted (shutdown): the update stays pending, replayed at next start."""
@@ -113,7 +176,9 @@ class UpdateJournal:
             rows = self._db.execute(
                 "SELECT payload FROM updates WHERE payload IS NOT NULL ORDER BY update_id"
             ).fetchall()
-        return [json.loads(row[0]) for row in rows]
+        updates = [json.loads(row[0]) for row in rows]
+        self._replayed.update(u["update_id"] for u in updates)
+        return updates
 
     def compact(self) -> int:
         """Forget handled ids older than a day and empty the write-ahead log; returns rows deleted.

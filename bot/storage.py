@@ -274,6 +274,8 @@ class ResilientStore:
 
     def log_message(self, text: str, language: str | None, intent: str, confidence: float) -> None:
         """See :class:`StateStore`; dropped when the database cannot be written."""
+        if self._store is not None and not self._store.keep_message_texts:
+            return  # a write that does not happen must not end an incident of failed writes
         self._run("keep a message text", lambda store: store.log_message(text, language, intent, confidence), None)
 
     def counters(self) -> list[Counter]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,10 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 from bot.channels.telegram.transport import RetryingRequest, http_request
-from bot.journal import UpdateJournal
+from bot.journal import Handling, UpdateJournal
 from bot.logging_setup import MASK, MaskingFilter, install_log_masking
 from bot.settings import Settings
+from bot.storage import UserState
 from tests.telegram import helpers
 from tests.telegram.conftest import RunBot
 from tests.telegram.fake_bot_api import FakeBotApi, FakeBotRequest
@@ -262,3 +265,57 @@ async def test_the_bot_answers_when_the_database_cannot_be_opened(
         sent = await fake_api.wait_for_sent(amina["id"], 1)
         await asyncio.sleep(0)
     assert not any(APOLOGY in m["text"] for m in sent)
+
+
+async def test_the_retention_purge_job_deletes_expired_rows(settings: Settings, run_bot: RunBot) -> None:
+    async with run_bot(settings) as application:
+        services = application.bot_data["services"]
+        database = services.store._store
+        assert database is not None
+        services.store.save(UserState("expired", "fr"))
+        services.store.save(UserState("recent", "fr"))
+        database._db.execute("UPDATE user_state SET last_seen = '2000-01-01' WHERE user_key = 'expired'")
+        assert application.job_queue is not None
+        (purge,) = [job for job in application.job_queue.jobs() if job.name == "retention-purge"]
+        await purge.run(application)
+        assert services.store.load("expired").language is None
+        assert services.store.load("recent").language == "fr"
+
+
+async def test_answers_go_out_when_the_database_refuses_writes(
+    fake_api: FakeBotApi, settings: Settings, run_bot: RunBot, amina: JSONDict, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with run_bot(settings) as application:
+        database = application.bot_data["services"].store._store
+        # Every write refused, as on a full disk (where a write needs a page there is no room for).
+        writes = {sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
+        database._db.set_authorizer(lambda action, *_: sqlite3.SQLITE_DENY if action in writes else sqlite3.SQLITE_OK)
+        for question in ("je cherche un médecin", "comment trouver un logement", "je cherche du travail"):
+            before = len(fake_api.sent(amina["id"]))
+            fake_api.send_text(amina, question)
+            await fake_api.wait_for_sent(amina["id"], before + 1)
+        await fake_api.wait_for_call("sendMessage", 3)
+    assert not any(APOLOGY in text for text in texts(fake_api, amina["id"]))
+    storage_warnings = [r for r in caplog.records if r.name == "bot.storage" and r.levelno == logging.WARNING]
+    assert len(storage_warnings) == 1
+
+
+async def test_a_reply_interrupted_by_a_crash_is_not_sent_twice(
+    fake_api: FakeBotApi, settings: Settings, run_bot: RunBot, amina: JSONDict, tmp_path: Path
+) -> None:
+    journal_path = tmp_path / "journal.sqlite3"
+    start = helpers.update(600, message=fake_api.user_message(amina, text="/start"))
+    fake_api._updates.clear()
+    crashed = UpdateJournal(journal_path)
+    crashed.record([start])
+    # The crash came after Telegram accepted the welcome, before the update was marked handled.
+    welcome = helpers.bot_message(amina["id"], "Bienvenue (sent before the crash)")
+    crashed.call_succeeded(Handling(600), 1, "sendMessage", json.dumps({"ok": True, "result": welcome}).encode())
+    crashed.close()
+    async with run_bot(settings, journal_path=journal_path):
+        fake_api.send_text(amina, "/privacy")
+        await fake_api.wait_for_sent(amina["id"], 1)
+    assert not any(text.startswith("Bienvenue") for text in texts(fake_api, amina["id"]))
+    reopened = UpdateJournal(journal_path)
+    assert reopened.pending() == [] and reopened.handling(600).earlier == {}
+    reopened.close()

@@ -45,9 +45,9 @@ from telegram.request import BaseRequest
 
 from bot.channels.telegram.handlers import buttons, commands, errors, messages, staff
 from bot.channels.telegram.handlers.common import SERVICES_KEY
-from bot.channels.telegram.transport import JournalingRequest, RetryingRequest, http_request
+from bot.channels.telegram.transport import JournalingRequest, ReplayingRequest, RetryingRequest, http_request
 from bot.i18n import endonym, is_rtl
-from bot.journal import UpdateJournal
+from bot.journal import HANDLING, UpdateJournal
 from bot.logging_setup import install_log_masking
 from bot.services import Services, create_services
 from bot.settings import Settings, SettingsError
@@ -130,11 +130,14 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             if inspect.iscoroutine(coroutine):
                 coroutine.close()
             return
+        handling = HANDLING.set(journal.handling(update.update_id))
         try:
             await self._in_turn(update, coroutine)
         except asyncio.CancelledError:
             journal.release(update.update_id)
             raise
+        finally:
+            HANDLING.reset(handling)
         journal.done(update.update_id)
 
     async def _in_turn(self, update: object, coroutine: Awaitable[Any]) -> None:
@@ -193,13 +196,14 @@ def build_application(
     if isinstance(processor, PerChatUpdateProcessor):
         processor.journal = journal
     updates_request = get_updates_request or http_request(pool_size=1)
+    bot_request = request if isinstance(request, RetryingRequest) else RetryingRequest(request or http_request())
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token)
         .base_url(settings.telegram_base_url)
         .rate_limiter(rate_limiter or AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
         .concurrent_updates(processor)
-        .request(request if isinstance(request, RetryingRequest) else RetryingRequest(request or http_request()))
+        .request(bot_request if journal is None else ReplayingRequest(bot_request, journal))
         .get_updates_request(updates_request if journal is None else JournalingRequest(updates_request, journal))
         .post_init(post_init)
         .post_shutdown(post_shutdown)

@@ -7,7 +7,9 @@ send that timed out while reading the answer is *not* repeated (Telegram has mos
 it): the read timeout is long enough instead. 429 is left to python-telegram-bot's rate limiter.
 
 ``JournalingRequest`` writes every update ``getUpdates`` returns to the ``UpdateJournal`` before
-python-telegram-bot confirms it to Telegram (with the next call's offset).
+python-telegram-bot confirms it to Telegram (with the next call's offset). ``ReplayingRequest``
+keeps the answers of the calls made while handling an update, and answers them from the journal
+when an update interrupted by a crash is handled again (no message of a reply is sent twice).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
-from bot.journal import UpdateJournal
+from bot.journal import HANDLING, UpdateJournal
 
 logger = logging.getLogger(__name__)
 
@@ -224,3 +226,40 @@ class JournalingRequest(_WrappingRequest):
         if self._journal_failing:
             logger.warning("Update journal %s works again", self.journal.path)
             self._journal_failing = False
+
+
+class ReplayingRequest(_WrappingRequest):
+    """Bot API calls made while handling an update: kept, and not made twice after a crash."""
+
+    def __init__(self, inner: BaseRequest, journal: UpdateJournal) -> None:
+        super().__init__(inner)
+        self.journal = journal
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """The call's earlier answer when this update was interrupted after it; else the call."""
+        handling = HANDLING.get()
+        if handling is None:
+            return await self.inner.do_request(
+                url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+            )
+        api_method = url.rsplit("/", 1)[-1]
+        seq = handling.next_call()
+        earlier = handling.earlier.get(seq)
+        if earlier is not None and earlier[0] == api_method:
+            logger.debug("Bot API %s answered from the journal (made before a crash)", api_method)
+            return 200, earlier[1]
+        status, body = await self.inner.do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+        if status == 200:
+            self.journal.call_succeeded(handling, seq, api_method, body)
+        return status, body
