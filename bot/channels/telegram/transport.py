@@ -203,7 +203,8 @@ class JournalingRequest(_WrappingRequest):
             url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
         )
         if status == 200 and url.endswith("/getUpdates"):
-            self._record(body)
+            # The write waits for the disk (fsync): in a thread, so other updates go on meanwhile.
+            await asyncio.to_thread(self._record, body)
         return status, body
 
     def _record(self, body: bytes) -> None:
