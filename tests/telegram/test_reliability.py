@@ -319,3 +319,43 @@ async def test_a_reply_interrupted_by_a_crash_is_not_sent_twice(
     reopened = UpdateJournal(journal_path)
     assert reopened.pending() == [] and reopened.handling(600).earlier == {}
     reopened.close()
+
+
+async def test_forget_leaves_the_user_id_nowhere_in_the_files(
+    fake_api: FakeBotApi, settings: Settings, run_bot: RunBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    zed = helpers.user(918273645, "en", "Zed")
+    compacted = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    original = UpdateJournal.compact
+
+    def compact(journal: UpdateJournal) -> int:
+        deleted = original(journal)
+        loop.call_soon_threadsafe(compacted.set)
+        return deleted
+
+    monkeypatch.setattr(UpdateJournal, "compact", compact)
+    async with run_bot(settings):
+        fake_api.send_text(zed, "/start")
+        welcome = (await fake_api.wait_for_sent(zed["id"], 1))[-1]
+        fake_api.press(zed, welcome, "lang:en")
+        await fake_api.wait_for_sent(zed["id"], 2)
+        fake_api.send_text(zed, "I am looking for a doctor")
+        await fake_api.wait_for_sent(zed["id"], 3)
+        fake_api.send_text(zed, "/forget")
+        question = (await fake_api.wait_for_sent(zed["id"], 4))[-1]
+        compacted.clear()
+        fake_api.press(zed, question, "forget:yes")
+        done = (await fake_api.wait_for_sent(zed["id"], 5))[-1]
+        assert done["text"] == "Done: everything I kept about you is deleted."
+        await asyncio.wait_for(compacted.wait(), 30)  # right after the forget is marked handled
+        # While the bot runs (closing the files would checkpoint them anyway).
+        names, holding = await asyncio.to_thread(files_holding, tmp_path, b"918273645")
+    assert "updates-journal.sqlite3" in names and "state.sqlite3" in names
+    assert holding == []
+
+
+def files_holding(directory: Path, needle: bytes) -> tuple[list[str], list[str]]:
+    """The files in ``directory``, and those whose bytes contain ``needle``."""
+    files = [path for path in directory.iterdir() if path.is_file()]
+    return [p.name for p in files], [p.name for p in files if needle in p.read_bytes()]

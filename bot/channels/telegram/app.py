@@ -49,6 +49,7 @@ from bot.channels.telegram.transport import JournalingRequest, ReplayingRequest,
 from bot.i18n import endonym, is_rtl
 from bot.journal import HANDLING, UpdateJournal
 from bot.logging_setup import install_log_masking
+from bot.messages import ACTION_FORGET_CONFIRM
 from bot.services import Services, create_services
 from bot.settings import Settings, SettingsError
 
@@ -139,6 +140,10 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         finally:
             HANDLING.reset(handling)
         journal.done(update.update_id)
+        query = update.callback_query
+        if query is not None and query.data == ACTION_FORGET_CONFIRM:
+            # The user's earlier updates may still be readable in the journal's log: clear it now.
+            await asyncio.to_thread(journal.compact)
 
     async def _in_turn(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Run ``coroutine`` after the same chat's earlier updates, within the worker limit."""
