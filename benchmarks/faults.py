@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.telegram import helpers  # noqa: E402
-from tests.telegram.fake_bot_api import FakeBotApi  # noqa: E402
+from tests.telegram.fake_bot_api import ApiCall, FakeBotApi  # noqa: E402
 
 APOLOGY = "j'ai eu un problème"  # the French apology (the users' Telegram apps are in French)
 QUESTIONS = ["je cherche un médecin", "comment trouver un logement", "je veux apprendre le français", "bonjour"]
@@ -186,8 +186,11 @@ def summarise(
 ) -> dict[str, object]:
     answered = apology_only = lost = duplicated = 0
     latencies = []
+    sent: dict[int, list[ApiCall]] = {}
+    for call in api.calls_to("sendMessage"):
+        sent.setdefault(int(call.chat_id), []).append(call)
     for chat_id, at in pushed.items():
-        calls = api.calls_to("sendMessage", chat_id)
+        calls = sent.get(chat_id, [])
         texts = [c.text for c in calls]
         if not calls:
             lost += 1
