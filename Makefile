@@ -27,6 +27,7 @@ test: lint typecheck check unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -34,6 +35,8 @@ typecheck: $(STAMP)
 check: $(STAMP)
 	$(BIN)/newcomer-bot check
 
+# pytest lists the 15 slowest tests (pyproject.toml); the real-Rasa tests train a small fixture
+# model (tests/fixtures/rasa, about a minute, cached in var/rasa/fixture-models), never the full one.
 unit: $(STAMP) rasa-install browser-deps
 	$(BIN)/pytest
 

@@ -182,7 +182,9 @@ async def _run_bot(
     async def services_factory(settings: Settings) -> Services:
         services = await create_services(settings)
         if synchronous != "default":  # what-if: SQLite's durability setting (WAL journal)
-            services.store.database._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            database = services.store.database._store
+            assert database is not None, "the benchmark's database did not open"
+            database._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         return services
 
     settings = Settings.from_env(

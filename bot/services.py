@@ -20,7 +20,7 @@ from bot.i18n import Translations
 from bot.settings import Settings
 from bot.staff_console.retraining import ModelWatcher
 from bot.staff_console.wiring import question_recorder, retrained_model_watcher
-from bot.storage import Counter, SQLiteStore, UserState
+from bot.storage import Counter, ResilientStore, UserState, open_state_store
 from nlu.embedded import EmbeddedBackend, load_fallback_config, load_or_train
 from nlu.langid import LanguageDetector
 from nlu.types import NluBackend
@@ -33,7 +33,7 @@ CITY_NLU_FOLDER = "nlu"
 class CityStateStore:
     """The shared state database seen by one city: user rows are keyed ``<city>:<user key>``."""
 
-    def __init__(self, database: SQLiteStore, city: str) -> None:
+    def __init__(self, database: ResilientStore, city: str) -> None:
         self.database = database
         self.city = city
 
@@ -64,6 +64,14 @@ class CityStateStore:
     def log_message(self, text: str, language: str | None, intent: str, confidence: float) -> None:
         """See :meth:`SQLiteStore.log_message`."""
         self.database.log_message(text, language, intent, confidence)
+
+    def purge_expired(self) -> int:
+        """Delete expired user rows (of every city: the retention is the deployment's)."""
+        return self.database.purge_expired()
+
+    def check_health(self) -> None:
+        """Probe the shared database, reopening it after a fault (see :class:`ResilientStore`)."""
+        self.database.check_health()
 
     def close(self) -> None:
         """Close the shared database (only its owner calls this)."""
@@ -109,7 +117,7 @@ class Deployment:
     """Several cities in one process: one ``CityServices`` each, one shared database."""
 
     cities: dict[str, CityServices] = field(default_factory=dict)
-    database: SQLiteStore | None = None
+    database: ResilientStore | None = None
 
     async def close(self) -> None:
         """Close every city's services, then the database."""
@@ -144,7 +152,7 @@ async def _shared(settings: Settings) -> _Shared:
 
 
 async def _city_services(
-    settings: Settings, shared: _Shared, database: SQLiteStore, owns: bool, in_memory: bool
+    settings: Settings, shared: _Shared, database: ResilientStore, owns: bool, in_memory: bool
 ) -> CityServices:
     content = ContentStore(settings.city_content_dir, shared.catalogue, settings.fact_max_age_days)
     report = content.reload()
@@ -166,7 +174,8 @@ async def _city_services(
             timeout_s=settings.rasa_timeout_seconds,
             rules=load_fallback_config(settings.nlu_config),
         )
-        nlu = FailoverBackend(rasa, embedded)
+        # An intent outside the catalogue means Rasa serves another model: the embedded one answers.
+        nlu = FailoverBackend(rasa, embedded, known_intents=frozenset(shared.catalogue.intents))
     store = CityStateStore(database, settings.city)
     core = DialogueCore(
         shared.catalogue,
@@ -200,8 +209,9 @@ async def _city_services(
     )
 
 
-def _database(settings: Settings, state_db: str | None) -> SQLiteStore:
-    return SQLiteStore(
+def _database(settings: Settings, state_db: str | None) -> ResilientStore:
+    # Never raises: a database that cannot be opened is reported with its path and retried.
+    return open_state_store(
         state_db or settings.state_db_path,
         retention_days=settings.state_retention_days,
         keep_message_texts=settings.store_message_texts,

@@ -163,9 +163,15 @@ class FailoverBackend:
         *,
         primary_timeout_s: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        known_intents: frozenset[str] | None = None,
     ) -> None:
-        """Use ``primary``; after a failure use ``fallback`` for ``retry_after_s`` seconds."""
+        """Use ``primary``; after a failure use ``fallback`` for ``retry_after_s`` seconds.
+
+        With ``known_intents``, a primary answering an intent outside them (a model trained on
+        other data than the catalogue's) counts as failing: the fallback answers instead.
+        """
         self.primary = primary
+        self._known_intents = known_intents
         self.fallback = fallback
         self.name = f"{primary.name}/{fallback.name}"
         self.retry_after_s = retry_after_s
@@ -197,6 +203,7 @@ class FailoverBackend:
             else:
                 async with asyncio.timeout(self._primary_timeout_s):
                     result = await self.primary.parse(text)
+            self._check_intent(result)
         except Exception as exc:
             self._primary_failed(exc)
             return await self._use_fallback(text)
@@ -212,6 +219,12 @@ class FailoverBackend:
             self._open_until = None
         self.last_backend_used = self.primary.name
         return result
+
+    def _check_intent(self, result: ParseResult) -> None:
+        known = self._known_intents
+        intent = result["intent"]["name"]
+        if known is not None and intent != FALLBACK_INTENT and intent not in known:
+            raise RasaResponseError(f"intent {intent!r} is not in the catalogue")
 
     def _primary_failed(self, exc: Exception) -> None:
         """Open the circuit for ``retry_after_s``, logging only the first failure of an outage."""

@@ -440,3 +440,15 @@ async def test_fallback_failure_propagates() -> None:
     with pytest.raises(RuntimeError, match="broken"):
         await backend.parse("hello")
     await backend.close()
+
+
+async def test_an_intent_outside_the_catalogue_is_a_failure(fake_rasa: FakeRasa) -> None:
+    fake_rasa.answer = {"intent": {"name": "order_pizza", "confidence": 0.99}, "intent_ranking": [], "entities": []}
+    backend = FailoverBackend(
+        RasaBackend(fake_rasa.url), FixedBackend(), retry_after_s=30, known_intents=frozenset({"find_job"})
+    )
+    try:
+        result = await backend.parse("one pizza please")
+    finally:
+        await backend.close()
+    assert result["intent"]["name"] == "help" and backend.last_backend_used == "embedded" and backend.is_open

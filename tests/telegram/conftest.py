@@ -17,7 +17,7 @@ from bot.content import ContentStore
 from bot.dialogue import DialogueCore
 from bot.services import Services, create_services
 from bot.settings import PROJECT_ROOT, Settings
-from bot.storage import SQLiteStore
+from bot.storage import open_state_store
 from tests.telegram import helpers
 from tests.telegram.fake_bot_api import FakeBotApi
 
@@ -50,7 +50,7 @@ def fast_services(shared_services: Services) -> ServicesFactory:
         if settings.city_content_dir != base.settings.city_content_dir:
             content = ContentStore(settings.city_content_dir, base.catalogue)
             content.reload()
-        store = SQLiteStore(settings.state_db_path, retention_days=settings.state_retention_days)
+        store = open_state_store(settings.state_db_path, retention_days=settings.state_retention_days)
         core = DialogueCore(
             base.catalogue,
             base.nlu,

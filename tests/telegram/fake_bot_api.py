@@ -7,7 +7,11 @@ on what the bot sent. It is strict where Telegram is strict: HTML must parse, te
 4096 characters, ``callback_data`` in 64 bytes, a callback query is answered once, and
 ``getUpdates`` long-polls with offsets (a second concurrent poll gets 409 Conflict).
 
-Failures can be injected: ``fail_next("sendMessage", 429, retry_after=1)``.
+Failures can be injected: ``fail_next("sendMessage", 429, retry_after=1)`` answers an error;
+``break_next("sendMessage", "reset")`` breaks the connection before the method runs (nothing
+delivered), ``"reset_after"`` after it ran (delivered, but the client never hears), ``"slow"``
+answers after ``slow_seconds``; ``random_faults(0.15, ("500", "502", "reset"))`` fails that share
+of calls at random (seeded), as the fault benchmark (benchmarks/faults.py) does.
 
 The staff side of the live hand-off is here too: a forum supergroup (``add_forum``) whose topics
 the bot creates and closes (``createForumTopic``, ``closeForumTopic``; a counsellor can delete one
@@ -27,6 +31,7 @@ import contextlib
 import copy
 import itertools
 import json
+import random
 import re
 import time
 from collections import defaultdict, deque
@@ -36,9 +41,11 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import httpx
 from aiohttp import web
 from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import ODVInput
+from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 from tests.telegram import helpers
@@ -138,6 +145,33 @@ class Failure:
     retry_after: int | None = None
 
 
+TRANSPORT_FAULTS = frozenset({"reset", "reset_after", "slow"})
+
+
+@dataclass
+class FaultPlan:
+    """Random faults: ``rate`` of the calls of ``methods`` fail in one of ``modes`` (seeded).
+
+    Modes: an HTTP status ("500", "502", ...) or a transport fault ("reset", "reset_after", "slow").
+    """
+
+    rate: float
+    modes: tuple[str, ...]
+    methods: frozenset[str] = frozenset({"sendmessage"})
+    seed: int = 1
+    slow_seconds: float = 6.0
+    random: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.random = random.Random(self.seed)
+
+    def draw(self, method: str) -> str | None:
+        """The fault for this call, or None."""
+        if method.lower() not in self.methods or self.random.random() >= self.rate:
+            return None
+        return self.random.choice(self.modes)
+
+
 @dataclass
 class _Update:
     payload: JSONDict
@@ -179,6 +213,9 @@ class FakeBotApi:
         self._queries: dict[str, bool] = {}  # callback query id -> answered
         self._query_ids = itertools.count(1)
         self._failures: dict[str, deque[Failure]] = defaultdict(deque)
+        self._breaks: dict[str, deque[str]] = defaultdict(deque)
+        self.faults: FaultPlan | None = None
+        self.slow_seconds = 6.0
         self._poll_generation = 0
         self._wakeup: asyncio.Event | None = None
         self._activity: asyncio.Event | None = None
@@ -228,8 +265,35 @@ class FakeBotApi:
                 form = await request.post()
                 params.update(decode_form({k: v for k, v in form.items() if isinstance(v, str)}))
         params.update(decode_form(dict(request.query)))
-        status, payload = await self.call(request.match_info["method"], params)
+        method = request.match_info["method"]
+        fault = self.next_fault(method)
+        if fault is not None and fault not in TRANSPORT_FAULTS:
+            status = int(fault)
+            self.calls.append(ApiCall(method, params, time.monotonic(), status))
+            return web.json_response({"ok": False, "error_code": status, "description": "Bad Gateway"}, status=status)
+        if fault == "reset":
+            self.calls.append(ApiCall(method, params, time.monotonic(), -1))
+            return self._reset(request)
+        if fault == "slow":
+            await asyncio.sleep(self.slow_seconds)
+        status, payload = await self.call(method, params)
+        if fault == "reset_after":
+            return self._reset(request)
         return web.json_response(payload, status=status, dumps=_dumps)
+
+    def next_fault(self, method: str) -> str | None:
+        """The injected fault for this call of ``method``, if any (scheduled first, then random)."""
+        scheduled = self._breaks.get(method.lower())
+        if scheduled:
+            return scheduled.popleft()
+        return self.faults.draw(method) if self.faults is not None else None
+
+    @staticmethod
+    def _reset(request: web.Request) -> web.Response:
+        """Close the connection without an answer (the client sees a reset)."""
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=500)
 
     # ----- the Bot API ---------------------------------------------------------------------------
 
@@ -506,6 +570,11 @@ class FakeBotApi:
         self._wake()
         return self._next_update_id
 
+    def redeliver(self, update: JSONDict) -> None:
+        """Queue an update again with its own ``update_id`` (as Telegram does with unconfirmed ones)."""
+        self._updates.append(_Update(copy.deepcopy(update), time.monotonic()))
+        self._wake()
+
     def user_message(self, sender: JSONDict, **content: Any) -> JSONDict:
         """A message from the user (text, photo, …), delivered to the bot; returns its JSON."""
         chat_id = sender["id"]
@@ -605,6 +674,17 @@ class FakeBotApi:
             description = f"Too Many Requests: retry after {retry_after}" if code == 429 else "Error"
         for _ in range(times):
             self._failures[method.lower()].append(Failure(code, description, retry_after))
+
+    def break_next(self, method: str, fault: str, times: int = 1) -> None:
+        """Break the next ``times`` calls of ``method``: ``reset``, ``reset_after``, ``slow`` or a status."""
+        for _ in range(times):
+            self._breaks[method.lower()].append(fault)
+
+    def random_faults(
+        self, rate: float, modes: tuple[str, ...], seed: int = 1, methods: tuple[str, ...] = ("sendMessage",)
+    ) -> None:
+        """Fail ``rate`` of the calls of ``methods`` at random in one of ``modes``."""
+        self.faults = FaultPlan(rate, modes, frozenset(m.lower() for m in methods), seed, self.slow_seconds)
 
     # ----- what the client sees, and waiting for it ----------------------------------------------
 
@@ -920,7 +1000,16 @@ class FakeBotRequest(BaseRequest):
             return 401, b'{"ok": false, "error_code": 401, "description": "Unauthorized"}'
         params = decode_form(request_data.json_parameters if request_data else {})
         params.update(decode_form(dict(parse_qsl(urlsplit(url).query))))
+        fault = self.api.next_fault(api_method)
+        if fault is not None and fault not in TRANSPORT_FAULTS:
+            self.api.calls.append(ApiCall(api_method, params, time.monotonic(), int(fault)))
+            return int(fault), b'{"ok": false, "error_code": 502, "description": "Bad Gateway"}'
+        if fault == "reset":  # as python-telegram-bot's HTTPXRequest reports a reset
+            self.api.calls.append(ApiCall(api_method, params, time.monotonic(), -1))
+            raise NetworkError("httpx.ReadError: connection reset") from httpx.ReadError("connection reset")
         status, payload = await self.api.call(api_method, params)
+        if fault in {"reset_after", "slow"}:  # done, but the answer never comes in time
+            raise TimedOut("Timed out") from httpx.ReadTimeout("timed out")
         return status, _dumps(payload).encode()
 
 

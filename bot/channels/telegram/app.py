@@ -5,7 +5,10 @@ creates the services in ``post_init`` and closes them in ``post_shutdown``, then
 when ``WEBHOOK_URL`` is set, serves a webhook on an aiohttp server (with ``/healthz``) that accepts
 only requests carrying the ``X-Telegram-Bot-Api-Secret-Token``. SIGINT/SIGTERM stop it gracefully:
 no new updates are taken, the ones already taken are answered, then everything is closed.
-Nothing happens at import time.
+Every update is journaled before Telegram is told it arrived and replayed after a crash
+(``bot.journal``); Bot API calls are retried where that cannot duplicate a message
+(``transport``); periodic work (retention purge, database health, journal compaction) runs on
+python-telegram-bot's JobQueue. Nothing happens at import time.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import inspect
 import logging
 import signal
+import sqlite3
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -31,6 +37,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     ExtBot,
+    JobQueue,
     MessageHandler,
     filters,
 )
@@ -39,13 +46,24 @@ from telegram.request import BaseRequest
 from bot.channels.telegram.handlers import buttons, commands, errors, handoff, messages, staff
 from bot.channels.telegram.handlers.common import SERVICES_KEY
 from bot.channels.telegram.message_log import MessageIdRecorder
+from bot.channels.telegram.transport import JournalingRequest, ReplayingRequest, RetryingRequest, http_request
 from bot.i18n import endonym, is_rtl
+from bot.journal import HANDLING, UpdateJournal
+from bot.logging_setup import install_log_masking
+from bot.messages import ACTION_FORGET_CONFIRM
 from bot.services import Services, create_deployment, create_services
 from bot.settings import Settings, SettingsError
 
 logger = logging.getLogger(__name__)
 
-TelegramApp = Application[ExtBot[int], ContextTypes.DEFAULT_TYPE, dict[Any, Any], dict[Any, Any], dict[Any, Any], None]
+TelegramApp = Application[
+    ExtBot[int],
+    ContextTypes.DEFAULT_TYPE,
+    dict[Any, Any],
+    dict[Any, Any],
+    dict[Any, Any],
+    JobQueue[ContextTypes.DEFAULT_TYPE],
+]
 ServicesFactory = Callable[[Settings], Awaitable[Services]]
 
 ALLOWED_UPDATES: Final = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
@@ -55,6 +73,11 @@ STARTUP_ATTEMPTS: Final = 5  # getMe/deleteWebhook tries when Telegram is unreac
 SECRET_HEADER: Final = "X-Telegram-Bot-Api-Secret-Token"
 WATCHER_KEY: Final = "content_watcher"  # application.bot_data key of the content-reload task
 STAFF_CONSOLE_KEY: Final = "staff_console"  # the staff console's runner, when served in-process
+JOURNAL_KEY: Final = "update_journal"  # application.bot_data key of the UpdateJournal
+JOURNAL_FILE: Final = "updates-journal.sqlite3"  # next to the state database
+PURGE_INTERVAL_SECONDS: Final = 6 * 3600  # retention is in days: four purges a day keep it
+HEALTH_INTERVAL_SECONDS: Final = 30.0  # how soon a failed or deleted database is noticed
+COMPACT_INTERVAL_SECONDS: Final = 5.0  # handled update payloads leave the journal's log this fast
 
 # The non-text messages that get "I can only read text" (service messages such as "user joined"
 # are not listed: they need no answer).
@@ -84,9 +107,11 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     # 16 concurrent updates keep up with Telegram's flood limit (30 messages/s) at 0.5 s per
     # update; more mostly adds HTTP connection-pool overhead (see benchmarks/telegram_throughput.py).
-    def __init__(self, workers: int = 16, max_pending: int = 4096) -> None:
+    def __init__(self, workers: int = 16, max_pending: int = 4096, journal: UpdateJournal | None = None) -> None:
         super().__init__(max_pending)
         self.workers = workers
+        # Each update is handled once (by update_id), and marked handled in the journal after.
+        self.journal = journal
         self._slots: asyncio.Semaphore | None = None
         self._chats: dict[int, tuple[asyncio.Lock, int]] = {}
 
@@ -98,6 +123,31 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         """Nothing to release."""
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Handle the update once (by ``update_id``), marking it handled in the journal after."""
+        journal = self.journal
+        if journal is None or not isinstance(update, Update):
+            await self._in_turn(update, coroutine)
+            return
+        if not journal.claim(update.update_id):
+            logger.debug("Update %d handled already: skipped", update.update_id)
+            if inspect.iscoroutine(coroutine):
+                coroutine.close()
+            return
+        handling = HANDLING.set(journal.handling(update.update_id))
+        try:
+            await self._in_turn(update, coroutine)
+        except asyncio.CancelledError:
+            journal.release(update.update_id)
+            raise
+        finally:
+            HANDLING.reset(handling)
+        journal.done(update.update_id)
+        query = update.callback_query
+        if query is not None and query.data == ACTION_FORGET_CONFIRM:
+            # The user's earlier updates may still be readable in the journal's log: clear it now.
+            await asyncio.to_thread(journal.compact)
+
+    async def _in_turn(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Run ``coroutine`` after the same chat's earlier updates, within the worker limit."""
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.workers)
@@ -127,10 +177,12 @@ def build_application(
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
     update_processor: BaseUpdateProcessor | None = None,
+    journal_path: Path | str | None = None,
 ) -> TelegramApp:
     """The application with every handler; services are created later, in ``post_init``.
 
-    The keyword arguments are for tests and benchmarks (an in-memory request, other limits).
+    The keyword arguments are for tests and benchmarks (an in-memory request, other limits,
+    ``":memory:"`` for the journal). Bot API calls always go through ``RetryingRequest``.
     """
     if not settings.telegram_bot_token:
         raise SettingsError("TELEGRAM_BOT_TOKEN is not set")
@@ -144,6 +196,7 @@ def build_application(
         application.bot_data[SERVICES_KEY] = services
         await handoff_channel.start(application.bot, services)
         await asyncio.to_thread(_warm_up, services)
+        schedule_maintenance(application, services)
         await set_commands(application, services)
         if settings.content_reload_seconds > 0:
             application.bot_data[WATCHER_KEY] = asyncio.create_task(
@@ -155,23 +208,28 @@ def build_application(
             # In-process, a retrained model is swapped straight into the bot's backend.
             application.bot_data[STAFF_CONSOLE_KEY] = await start_console(settings, [services.embedded])
 
+    journal = open_journal(settings, journal_path)
+    processor = update_processor or PerChatUpdateProcessor()
+    if isinstance(processor, PerChatUpdateProcessor):
+        processor.journal = journal
+    updates_request = get_updates_request or http_request(pool_size=1)
+    bot_request = request if isinstance(request, RetryingRequest) else RetryingRequest(request or http_request())
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token)
         .base_url(settings.telegram_base_url)
-        .job_queue(None)
         .rate_limiter(recorder)
-        .concurrent_updates(update_processor or PerChatUpdateProcessor())
+        .concurrent_updates(processor)
+        .request(bot_request if journal is None else ReplayingRequest(bot_request, journal))
+        .get_updates_request(updates_request if journal is None else JournalingRequest(updates_request, journal))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )
-    if request is not None:
-        builder = builder.request(request)
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
     if settings.webhook_url:
         builder = builder.updater(None)  # updates arrive on our own aiohttp server instead
     application = builder.build()
+    if journal is not None:
+        application.bot_data[JOURNAL_KEY] = journal
     register_handlers(application, settings.staff_user_ids)
     # The hand-off and erase handlers sit in groups around these (group 0): -2 records message
     # ids, -1 relays the messages of open conversations and the staff group before the core can
@@ -266,7 +324,7 @@ async def watch_content(services: Services, interval: float) -> None:
 
 
 async def post_shutdown(application: TelegramApp) -> None:
-    """Stop the content watcher and the staff console, and close the services."""
+    """Stop the content watcher and the staff console, and close the services and the journal."""
     console = application.bot_data.pop(STAFF_CONSOLE_KEY, None)
     if isinstance(console, web.AppRunner):
         await console.cleanup()
@@ -281,6 +339,60 @@ async def post_shutdown(application: TelegramApp) -> None:
     services = application.bot_data.pop(SERVICES_KEY, None)
     if isinstance(services, Services):
         await services.close()
+    journal = application.bot_data.pop(JOURNAL_KEY, None)
+    if isinstance(journal, UpdateJournal):
+        journal.close()
+
+
+def open_journal(settings: Settings, path: Path | str | None = None) -> UpdateJournal | None:
+    """The update journal next to the state database; None (reported) when it cannot be opened."""
+    where = path if path is not None else settings.state_db_path.with_name(JOURNAL_FILE)
+    try:
+        return UpdateJournal(where)
+    except (OSError, sqlite3.Error) as exc:
+        logger.error("Update journal %s cannot be opened (%s): updates may be lost in a crash", where, exc)
+        return None
+
+
+def schedule_maintenance(application: TelegramApp, services: Services) -> None:
+    """Periodic work on python-telegram-bot's JobQueue: retention purge, database health, journal."""
+    jobs = application.job_queue
+    if jobs is None:
+        raise RuntimeError("python-telegram-bot's JobQueue is missing: install python-telegram-bot[job-queue]")
+    store, retention_days = services.store, services.settings.state_retention_days
+
+    async def purge(context: ContextTypes.DEFAULT_TYPE) -> None:
+        purged = await asyncio.to_thread(store.purge_expired)
+        if purged:
+            logger.info("Retention: %d user row(s) unused for %d days deleted", purged, retention_days)
+
+    async def check_health(context: ContextTypes.DEFAULT_TYPE) -> None:
+        await asyncio.to_thread(store.check_health)
+
+    jobs.run_repeating(purge, PURGE_INTERVAL_SECONDS, first=PURGE_INTERVAL_SECONDS, name="retention-purge")
+    jobs.run_repeating(check_health, HEALTH_INTERVAL_SECONDS, name="database-health")
+    journal = application.bot_data.get(JOURNAL_KEY)
+    if isinstance(journal, UpdateJournal):
+
+        async def compact(context: ContextTypes.DEFAULT_TYPE) -> None:
+            await asyncio.to_thread(journal.compact)
+
+        jobs.run_repeating(compact, COMPACT_INTERVAL_SECONDS, name="journal-compaction")
+
+
+async def replay_journal(application: TelegramApp) -> int:
+    """Queue the updates a crash left unhandled, before any new one; returns how many."""
+    journal = application.bot_data.get(JOURNAL_KEY)
+    if not isinstance(journal, UpdateJournal):
+        return 0
+    pending = journal.pending()
+    for payload in pending:
+        update = Update.de_json(payload, application.bot)
+        if update is not None:
+            await application.update_queue.put(update)
+    if pending:
+        logger.warning("Handling %d update(s) received but not answered before the last stop", len(pending))
+    return len(pending)
 
 
 async def serve(
@@ -295,6 +407,7 @@ async def serve(
     try:
         if application.post_init is not None:
             await application.post_init(application)
+        await replay_journal(application)
         if settings.webhook_url:
             runner = await _start_webhook_server(application, settings)
             await application.bot.set_webhook(
@@ -336,6 +449,8 @@ def run_telegram(settings: Settings) -> None:
         http_logger = logging.getLogger(name)
         if http_logger.getEffectiveLevel() < logging.WARNING:
             http_logger.setLevel(logging.WARNING)
+    # And in case anything logs it anyway, or a user's text, at any level:
+    install_log_masking([settings.telegram_bot_token or "", settings.webhook_secret or ""])
     try:
         asyncio.run(_run(settings))
     except InvalidToken:
@@ -421,12 +536,17 @@ def _webhook_app(application: TelegramApp, settings: Settings) -> web.Applicatio
             return web.Response(status=403, text="forbidden")
         try:
             data = await request.json()
-            update = Update.de_json(data, application.bot) if isinstance(data, dict) else None
+            valid = isinstance(data, dict) and type(data.get("update_id")) is int
+            update = Update.de_json(data, application.bot) if valid else None
         except Exception:  # not JSON, or not an update: nothing of it reaches the handlers
             update = None
         if update is None:
-            logger.warning("Webhook request without a valid update ignored")
+            logger.warning("Webhook request without a valid update refused")
             return web.Response(status=400, text="bad update")
+        journal = application.bot_data.get(JOURNAL_KEY)
+        # Journaled before the 200: after a crash it is replayed, and a repeat is not queued twice.
+        if isinstance(journal, UpdateJournal) and not await _journal_update(journal, data):
+            return web.Response(text="ok")
         await application.update_queue.put(update)
         return web.Response(text="ok")
 
@@ -438,6 +558,17 @@ def _webhook_app(application: TelegramApp, settings: Settings) -> web.Applicatio
     app.router.add_post(path, receive)
     app.router.add_get("/healthz", healthz)
     return app
+
+
+async def _journal_update(journal: UpdateJournal, data: dict[str, Any]) -> bool:
+    """Record a webhook update; False when it is a repeat (already journaled)."""
+    try:
+        return bool(await asyncio.to_thread(journal.record, [data]))
+    except sqlite3.Error as exc:
+        logger.error(
+            "Update journal %s failing (%s): update %s taken unjournaled", journal.path, exc, data["update_id"]
+        )
+        return True
 
 
 async def _start_webhook_server(application: TelegramApp, settings: Settings) -> web.AppRunner:

@@ -6,7 +6,7 @@ import contextlib
 import logging
 
 from telegram import Update
-from telegram.error import TelegramError
+from telegram.error import TelegramError, TimedOut
 from telegram.ext import ContextTypes
 
 from bot.channels.telegram.handlers.common import SERVICES_KEY
@@ -20,6 +20,11 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the error and send the user the core's apology with the menu."""
     # No update text in the log: only the kind of update and the exception.
     kind = type(update).__name__ if update is not None else "no update"
+    if isinstance(context.error, TimedOut):
+        # Telegram did not answer in time, but it most likely delivered the message: an apology
+        # would come on top of the answer. Sends are not retried after a read timeout either.
+        logger.warning("Bot API timed out while handling an update (%s): the reply may be late", kind)
+        return
     logger.error("Error while handling an update (%s)", kind, exc_info=context.error)
     services = context.bot_data.get(SERVICES_KEY)
     if not isinstance(update, Update) or not isinstance(services, Services):

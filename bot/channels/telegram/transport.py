@@ -1,0 +1,266 @@
+"""How the bot talks to the Bot API: retries that never duplicate a message, and the update journal.
+
+``RetryingRequest`` retries, with exponential back-off and jitter, what failed without a doubt
+about the outcome or what is harmless to repeat: HTTP 5xx answers, connections that could not be
+made or were closed before any answer, and timeouts of methods that are safe to call twice. A
+send that timed out while reading the answer is *not* repeated (Telegram has most likely delivered
+it): the read timeout is long enough instead. 429 is left to python-telegram-bot's rate limiter.
+
+``JournalingRequest`` writes every update ``getUpdates`` returns to the ``UpdateJournal`` before
+python-telegram-bot confirms it to Telegram (with the next call's offset). ``ReplayingRequest``
+keeps the answers of the calls made while handling an update, and answers them from the journal
+when an update interrupted by a crash is handled again (no message of a reply is sent twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+import httpx
+from telegram._utils.defaultvalue import DEFAULT_NONE
+from telegram._utils.types import ODVInput
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
+
+from bot.journal import HANDLING, UpdateJournal
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS: Final = 6  # with 15 % of calls failing, 6 tries all fail once in 90,000 calls
+FIRST_DELAY_SECONDS: Final = 0.25
+MAX_DELAY_SECONDS: Final = 8.0
+# Bot API timeouts: Telegram answers in well under a second, but a slow moment must not turn a
+# delivered answer into an error (and an apology); a connection that cannot be made fails fast.
+CONNECT_TIMEOUT_SECONDS: Final = 5.0
+READ_TIMEOUT_SECONDS: Final = 30.0
+WRITE_TIMEOUT_SECONDS: Final = 30.0
+POOL_TIMEOUT_SECONDS: Final = 30.0
+CONNECTION_POOL_SIZE: Final = 64
+
+# Calling these twice does no harm, so a timeout while reading their answer is retried too.
+REPEATABLE_METHODS: Final = frozenset(
+    {
+        "getme",
+        "getupdates",
+        "getwebhookinfo",
+        "setwebhook",
+        "deletewebhook",
+        "setmycommands",
+        "getmycommands",
+        "deletemycommands",
+        "sendchataction",
+        "answercallbackquery",
+        "editmessagereplymarkup",
+        "editmessagetext",
+    }
+)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def http_request(*, pool_size: int = CONNECTION_POOL_SIZE, read_timeout: float = READ_TIMEOUT_SECONDS) -> HTTPXRequest:
+    """python-telegram-bot's HTTP client with timeouts that fit the Bot API."""
+    return HTTPXRequest(
+        connection_pool_size=pool_size,
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=read_timeout,
+        write_timeout=WRITE_TIMEOUT_SECONDS,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+    )
+
+
+def was_not_sent(error: Exception) -> bool:
+    """Whether the request certainly never reached the Bot API (no connection was made)."""
+    return isinstance(error.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+def closed_without_answer(error: Exception) -> bool:
+    """The connection broke before any answer came (reset, closed by the server or a proxy)."""
+    return isinstance(error.__cause__, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError)
+
+
+class _WrappingRequest(BaseRequest):
+    """A request object that hands the HTTP work to another one."""
+
+    def __init__(self, inner: BaseRequest) -> None:
+        self.inner = inner
+
+    @property
+    def read_timeout(self) -> float | None:
+        """The inner request's default read timeout."""
+        return self.inner.read_timeout
+
+    async def initialize(self) -> None:
+        """Initialize the inner request."""
+        await self.inner.initialize()
+
+    async def shutdown(self) -> None:
+        """Shut the inner request down."""
+        await self.inner.shutdown()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Pass the request on."""
+        return await self.inner.do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+
+
+class RetryingRequest(_WrappingRequest):
+    """Retries Bot API calls that failed in a way that cannot have produced a second message."""
+
+    def __init__(
+        self,
+        inner: BaseRequest,
+        *,
+        attempts: int = MAX_ATTEMPTS,
+        sleep: Sleep = asyncio.sleep,
+        jitter: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        super().__init__(inner)
+        self.attempts = attempts
+        self._sleep = sleep
+        self._jitter = jitter
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """The inner request, tried again after a retriable failure."""
+        api_method = url.rsplit("/", 1)[-1].split("?", 1)[0]
+        for attempt in range(1, self.attempts + 1):
+            last = attempt == self.attempts
+            try:
+                status, body = await self.inner.do_request(
+                    url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+                )
+            except NetworkError as error:
+                if last or not self._retriable(api_method, error):
+                    raise
+                reason = f"{type(error).__name__}: {error}"
+            else:
+                if status < 500 or last:
+                    return status, body
+                reason = f"HTTP {status}"
+            delay = self._delay(attempt)
+            logger.info(
+                "Bot API %s failed (%s); try %d of %d in %.2f s", api_method, reason, attempt + 1, self.attempts, delay
+            )
+            await self._sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _retriable(self, api_method: str, error: NetworkError) -> bool:
+        if was_not_sent(error) or closed_without_answer(error):
+            return True
+        # A read timeout: the Bot API may have done it. Only repeat what is harmless to repeat.
+        return isinstance(error, TimedOut) and api_method.lower() in REPEATABLE_METHODS
+
+    def _delay(self, attempt: int) -> float:
+        ceiling = min(MAX_DELAY_SECONDS, FIRST_DELAY_SECONDS * 2 ** (attempt - 1))
+        return self._jitter(ceiling / 2, ceiling)
+
+
+class JournalingRequest(_WrappingRequest):
+    """The ``getUpdates`` request: records what it receives before it can be confirmed."""
+
+    def __init__(self, inner: BaseRequest, journal: UpdateJournal) -> None:
+        super().__init__(inner)
+        self.journal = journal
+        self._journal_failing = False
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """Fetch updates, and journal them before returning them."""
+        status, body = await self.inner.do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+        if status == 200 and url.endswith("/getUpdates"):
+            # The write waits for the disk (fsync): in a thread, so other updates go on meanwhile.
+            await asyncio.to_thread(self._record, body)
+        return status, body
+
+    def _record(self, body: bytes) -> None:
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return  # python-telegram-bot reports the malformed answer itself
+        updates = payload.get("result") if isinstance(payload, dict) else None
+        if not isinstance(updates, list) or not updates:
+            return
+        valid = [u for u in updates if isinstance(u, dict) and type(u.get("update_id")) is int]
+        try:
+            self.journal.record(valid)
+        except sqlite3.Error as exc:
+            # Answering matters more than durability: go on, and say once what is at risk.
+            if not self._journal_failing:
+                logger.error("Update journal %s unusable (%s): updates may be lost in a crash", self.journal.path, exc)
+            self._journal_failing = True
+            return
+        if self._journal_failing:
+            logger.warning("Update journal %s works again", self.journal.path)
+            self._journal_failing = False
+
+
+class ReplayingRequest(_WrappingRequest):
+    """Bot API calls made while handling an update: kept, and not made twice after a crash."""
+
+    def __init__(self, inner: BaseRequest, journal: UpdateJournal) -> None:
+        super().__init__(inner)
+        self.journal = journal
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        """The call's earlier answer when this update was interrupted after it; else the call."""
+        handling = HANDLING.get()
+        if handling is None:
+            return await self.inner.do_request(
+                url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+            )
+        api_method = url.rsplit("/", 1)[-1]
+        seq = handling.next_call()
+        earlier = handling.earlier.get(seq)
+        if earlier is not None and earlier[0] == api_method:
+            logger.debug("Bot API %s answered from the journal (made before a crash)", api_method)
+            return 200, earlier[1]
+        status, body = await self.inner.do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+        if status == 200:
+            self.journal.call_succeeded(handling, seq, api_method, body)
+        return status, body
