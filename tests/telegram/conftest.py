@@ -15,7 +15,7 @@ import pytest
 from bot.channels.telegram.app import ServicesFactory, TelegramApp, build_application, serve
 from bot.content import ContentStore
 from bot.dialogue import DialogueCore
-from bot.services import Services, create_services
+from bot.services import CityStateStore, Services, create_services
 from bot.settings import PROJECT_ROOT, Settings
 from bot.storage import open_state_store
 from tests.telegram import helpers
@@ -50,7 +50,8 @@ def fast_services(shared_services: Services) -> ServicesFactory:
         if settings.city_content_dir != base.settings.city_content_dir:
             content = ContentStore(settings.city_content_dir, base.catalogue)
             content.reload()
-        store = open_state_store(settings.state_db_path, retention_days=settings.state_retention_days)
+        database = open_state_store(settings.state_db_path, retention_days=settings.state_retention_days)
+        store = CityStateStore(database, settings.city)
         core = DialogueCore(
             base.catalogue,
             base.nlu,

@@ -274,7 +274,7 @@ async def test_the_retention_purge_job_deletes_expired_rows(settings: Settings, 
         assert database is not None
         services.store.save(UserState("expired", "fr"))
         services.store.save(UserState("recent", "fr"))
-        database._db.execute("UPDATE user_state SET last_seen = '2000-01-01' WHERE user_key = 'expired'")
+        database._db.execute("UPDATE user_state SET last_seen = '2000-01-01' WHERE user_key LIKE '%:expired'")
         assert application.job_queue is not None
         (purge,) = [job for job in application.job_queue.jobs() if job.name == "retention-purge"]
         await purge.run(application)

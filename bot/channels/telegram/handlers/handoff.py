@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import html
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -88,7 +89,14 @@ class HandoffChannel:
 
     async def start(self, bot: Bot, services: Services) -> None:
         """Open the tables (in the state database file) and start the hourly purge."""
-        self.store = HandoffStore(self.settings.state_db_path)
+        try:
+            self.store = HandoffStore(self.settings.state_db_path)
+        except (OSError, sqlite3.Error) as exc:
+            # The bot must keep answering: conversations then live in memory until the next start.
+            logger.error(
+                "Hand-off tables cannot be opened at %s (%s): kept in memory", self.settings.state_db_path, exc
+            )
+            self.store = HandoffStore(":memory:")
         options = ho.HandoffOptions(
             staff_user_ids=self.settings.staff_user_ids,
             female_counsellor_ids=self.settings.female_counsellor_ids,
