@@ -359,3 +359,12 @@ def files_holding(directory: Path, needle: bytes) -> tuple[list[str], list[str]]
     """The files in ``directory``, and those whose bytes contain ``needle``."""
     files = [path for path in directory.iterdir() if path.is_file()]
     return [p.name for p in files], [p.name for p in files if needle in p.read_bytes()]
+
+
+async def test_the_handoff_maintenance_runs_on_the_job_queue(settings: Settings, run_bot: RunBot) -> None:
+    async with run_bot(settings) as application:
+        assert application.job_queue is not None
+        names = {job.name for job in application.job_queue.jobs()}
+        assert {"retention-purge", "database-health", "handoff-maintenance"} <= names
+        (maintenance,) = [job for job in application.job_queue.jobs() if job.name == "handoff-maintenance"]
+        await maintenance.run(application)  # closes idle conversations and purges: must not raise

@@ -378,6 +378,14 @@ def schedule_maintenance(application: TelegramApp, services: Services) -> None:
             await asyncio.to_thread(journal.compact)
 
         jobs.run_repeating(compact, COMPACT_INTERVAL_SECONDS, name="journal-compaction")
+    handoff_channel = application.bot_data.get(handoff.HANDOFF_KEY)
+    if isinstance(handoff_channel, handoff.HandoffChannel):
+
+        async def handoff_maintenance(context: ContextTypes.DEFAULT_TYPE) -> None:
+            await handoff_channel.maintain(context.bot, services)
+
+        interval = handoff.PURGE_INTERVAL_SECONDS
+        jobs.run_repeating(handoff_maintenance, interval, first=interval, name="handoff-maintenance")
 
 
 async def replay_journal(application: TelegramApp) -> int:

@@ -13,12 +13,11 @@ delete the chat.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import html
 import logging
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from telegram import Bot, Message, Update
@@ -85,10 +84,9 @@ class HandoffChannel:
     store: HandoffStore | None = None
     handoff: ho.HandoffService | None = None
     erase: EraseService | None = None
-    _purger: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def start(self, bot: Bot, services: Services) -> None:
-        """Open the tables (in the state database file) and start the hourly purge."""
+        """Open the tables (in the state database file); the purge runs on the JobQueue (app.py)."""
         try:
             self.store = HandoffStore(self.settings.state_db_path)
         except (OSError, sqlite3.Error) as exc:
@@ -123,16 +121,11 @@ class HandoffChannel:
         if self.recorder is not None:
             self.recorder.on_sent = self.erase.record
         self.purge()
-        self._purger = asyncio.create_task(self._purge_periodically(bot, services), name="handoff-purge")
 
     async def stop(self) -> None:
-        """Stop the purge and close the tables."""
+        """Close the tables."""
         if self.recorder is not None:
             self.recorder.on_sent = None
-        if self._purger is not None:
-            self._purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._purger
         if self.store is not None:
             self.store.close()
 
@@ -152,14 +145,10 @@ class HandoffChannel:
             with contextlib.suppress(TelegramError):  # blocked or gone: nothing more to tell
                 await send_reply(bot, int(closing.conversation.user_key), closing.user_reply)
 
-    async def _purge_periodically(self, bot: Bot, services: Services) -> None:
-        while True:
-            await asyncio.sleep(PURGE_INTERVAL_SECONDS)
-            try:
-                await self.close_idle(bot, services)
-                self.purge()
-            except Exception:
-                logger.exception("Hand-off purge failed; trying again later")
+    async def maintain(self, bot: Bot, services: Services) -> None:
+        """The periodic job: close silent conversations, then purge what retention allows."""
+        await self.close_idle(bot, services)
+        self.purge()
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], channel: HandoffChannel) -> None:
