@@ -185,7 +185,7 @@ class Settings:
 
 
 def city_token_variable(city: str) -> str:
-    """``saint-jean-de-la-ruelle`` -> ``TELEGRAM_BOT_TOKEN_SAINT_JEAN_DE_LA_RUELLE``."""
+    """``some-town-on-sea`` -> ``TELEGRAM_BOT_TOKEN_SOME_TOWN_ON_SEA``."""
     return "TELEGRAM_BOT_TOKEN_" + re.sub(r"[^A-Z0-9]", "_", city.upper())
 
 

@@ -36,3 +36,11 @@ def test_without_staff_the_terminal_has_no_counsellor_side() -> None:
     result = run_cli("chat", "--lang", "en", stdin="@hello\n")
     assert result.returncode == 0, result.stderr
     assert "[counsellor]" not in result.stdout
+
+
+def test_delete_this_chat_clears_the_terminal() -> None:
+    # /privacy offers "Delete this chat" as its only button: [1].
+    result = run_cli("chat", "--lang", "fr", stdin="/privacy\n1\n")
+    assert result.returncode == 0, result.stderr
+    before, _clear, after = result.stdout.partition("\033[H\033[2J\033[3J")
+    assert _clear and "/forget" in before and "Choisissez un thème" in after

@@ -25,6 +25,8 @@ from bot.storage import UserState
 
 logger = logging.getLogger(__name__)
 
+CLEAR_SCREEN = "\033[H\033[2J\033[3J"  # cursor home, clear the screen, clear the scrollback
+
 TERMINAL_USER = "terminal"
 TERMINAL_TOPIC = 1  # the demo's one "forum topic"
 STAFF_PREFIX = "@"  # a line typed by the counsellor
@@ -62,6 +64,10 @@ class TerminalChat:
     async def _reply_to(self, text: str) -> m.Reply:
         if text.isdigit() and 1 <= int(text) <= len(self._actions):
             action = self._actions[int(text) - 1]
+            if action == m.ACTION_ERASE_CHAT:
+                # The terminal's own "delete this chat": clear the screen and its scrollback.
+                print(CLEAR_SCREEN, end="", file=self.out)
+                return m.Reply([self.core.menu(self._language)])
             handoff_reply = self._handoff_action(action)
             return handoff_reply if handoff_reply is not None else self.core.handle_action(self.state, action)
         if self.handoff is not None:
