@@ -243,7 +243,7 @@ async def test_forget_asks_then_deletes(
     uid = amina["id"]
     async with run_bot(settings):
         await choose_language(fake_api, amina, "en")
-        assert SQLiteStore(settings.state_db_path).load(str(uid)).language == "en"
+        assert SQLiteStore(settings.state_db_path).load(f"{settings.city}:{uid}").language == "en"
         fake_api.send_text(amina, "/forget")
         question = (await fake_api.wait_for_sent(uid, 3))[2]
         assert [data for _, data in buttons(question)] == ["forget:yes", "menu"]
@@ -261,7 +261,7 @@ async def test_forget_asks_then_deletes(
     # Nothing stored any more: the default language (French) again.
     french = shared_services.translations.translator("fr")
     assert nothing["text"] == french("I had nothing stored about you.")
-    assert SQLiteStore(settings.state_db_path).load(str(uid)).language is None
+    assert SQLiteStore(settings.state_db_path).load(f"{settings.city}:{uid}").language is None
 
 
 async def test_restart_keeps_the_language(
