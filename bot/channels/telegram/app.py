@@ -44,7 +44,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.channels.telegram.handlers import buttons, commands, errors, handoff, messages, staff
-from bot.channels.telegram.handlers.common import SERVICES_KEY
+from bot.channels.telegram.handlers.common import SERVICES_KEY, USER_MEDIA
 from bot.channels.telegram.message_log import MessageIdRecorder
 from bot.channels.telegram.transport import JournalingRequest, ReplayingRequest, RetryingRequest, http_request
 from bot.i18n import endonym, is_rtl
@@ -81,21 +81,7 @@ COMPACT_INTERVAL_SECONDS: Final = 5.0  # handled update payloads leave the journ
 
 # The non-text messages that get "I can only read text" (service messages such as "user joined"
 # are not listed: they need no answer).
-NON_TEXT = (
-    filters.PHOTO
-    | filters.VOICE
-    | filters.AUDIO
-    | filters.VIDEO
-    | filters.VIDEO_NOTE
-    | filters.ANIMATION
-    | filters.Sticker.ALL
-    | filters.Document.ALL
-    | filters.LOCATION
-    | filters.VENUE
-    | filters.CONTACT
-    | filters.POLL
-    | filters.Dice.ALL
-)
+NON_TEXT = USER_MEDIA | filters.VENUE | filters.POLL | filters.Dice.ALL
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from telegram import Update
-from telegram.ext import ContextTypes
+from telegram.ext import ContextTypes, filters
 
 from bot import messages as m
 from bot.channels.telegram.render import send_reply
@@ -14,6 +14,21 @@ from bot.services import Services
 from bot.storage import UserState
 
 SERVICES_KEY = "services"  # application.bot_data[SERVICES_KEY]: the Services made in post_init
+
+# What a user can send besides text: answered "I can only read text" by the bot, relayed as-is to a
+# counsellor during a hand-off (copyMessage copies all of these).
+USER_MEDIA = (
+    filters.PHOTO
+    | filters.VOICE
+    | filters.AUDIO
+    | filters.VIDEO
+    | filters.VIDEO_NOTE
+    | filters.ANIMATION
+    | filters.Sticker.ALL
+    | filters.Document.ALL
+    | filters.LOCATION
+    | filters.CONTACT
+)
 
 
 def get_services(context: ContextTypes.DEFAULT_TYPE) -> Services:

@@ -38,7 +38,7 @@ from bot import handoff as ho
 from bot import messages as m
 from bot.channels.telegram.handlers import erase as erase_handlers
 from bot.channels.telegram.handlers.commands import command_name
-from bot.channels.telegram.handlers.common import get_services, language_hint, load_state
+from bot.channels.telegram.handlers.common import USER_MEDIA, get_services, language_hint, load_state
 from bot.channels.telegram.message_log import MessageIdRecorder
 from bot.channels.telegram.render import remove_buttons, send_reply
 from bot.city import office_hours
@@ -57,19 +57,7 @@ _LAST_QUESTION: Final = "last_question"
 _BUTTONS: Final = rf"^({m.ACTION_COUNSELLOR}|{m.ACTION_ERASE_CHAT}|{ACTION_ERASE_CONFIRM}|ho:.*)$"
 _TOPIC_GONE: Final = ("thread not found", "topic_deleted", "topic_closed", "topic not found")
 # What a user may send a counsellor (copyMessage copies all of these).
-RELAYABLE: Final = (
-    filters.TEXT
-    | filters.PHOTO
-    | filters.Document.ALL
-    | filters.VOICE
-    | filters.AUDIO
-    | filters.VIDEO
-    | filters.VIDEO_NOTE
-    | filters.ANIMATION
-    | filters.Sticker.ALL
-    | filters.LOCATION
-    | filters.CONTACT
-)
+RELAYABLE: Final = filters.TEXT | USER_MEDIA
 
 
 @dataclass
