@@ -125,7 +125,7 @@ async def test_mixed_scripts_and_arabizi(core: DialogueCore) -> None:
 
 
 async def test_fallback_offers_suggestions_menu_and_a_person(core: DialogueCore) -> None:
-    reply = await core.handle_text(UserState("u", language="en"), "blorp zzkx qwv")
+    reply = await core.handle_text(UserState("u", language="en"), "the thing with the paper")
     assert reply.intent == "nlu_fallback"
     assert m.ACTION_HUMAN in actions(reply)
     assert m.topic_action("housing") in actions(reply)
