@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -17,7 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.storage import storable_text
 from nlu.types import FALLBACK_INTENT, ParseResult
+
+logger = logging.getLogger(__name__)
 
 Today = Callable[[], dt.date]
 
@@ -204,9 +208,29 @@ class QuestionRecorder:
         self.keep_texts = keep_texts
         self.clock = clock
         self._last_question: OrderedDict[str, tuple[float, str, list[Guess]]] = OrderedDict()
+        self._failing = False
 
     def parsed(self, user_key: str, text: str, language: str, parse: ParseResult) -> None:
-        """A typed question and the model's verdict."""
+        """A typed question and the model's verdict; a failing figures database never stops the answer."""
+        self._safely("record a question", lambda: self._parsed(user_key, storable_text(text), language, parse))
+
+    def feedback_down(self, user_key: str, language: str, intent: str) -> None:
+        """A 👎 under the answer to ``intent``; a failing figures database never stops the reply."""
+        self._safely("record a 👎", lambda: self._feedback_down(user_key, language, intent))
+
+    def _safely(self, what: str, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except (sqlite3.Error, OSError) as exc:
+            if not self._failing:  # one warning per incident, not per message
+                logger.warning("Staff figures: could not %s (%s); figures are dropped until it works", what, exc)
+            self._failing = True
+        else:
+            if self._failing:
+                logger.warning("Staff figures: the database works again")
+            self._failing = False
+
+    def _parsed(self, user_key: str, text: str, language: str, parse: ParseResult) -> None:
         intent = parse["intent"]["name"]
         guesses = [
             Guess(score["name"], float(score["confidence"]))
@@ -225,8 +249,7 @@ class QuestionRecorder:
             while len(self._last_question) > _PENDING_LIMIT:
                 self._last_question.popitem(last=False)
 
-    def feedback_down(self, user_key: str, language: str, intent: str) -> None:
-        """A 👎 under the answer to ``intent``."""
+    def _feedback_down(self, user_key: str, language: str, intent: str) -> None:
         self.store.count(self.city, "feedback_down", language, intent)
         pending = self._last_question.pop(user_key, None)
         if pending is None or self.clock() - pending[0] > _FEEDBACK_WINDOW_SECONDS:
