@@ -262,5 +262,5 @@ class ReplayingRequest(_WrappingRequest):
             url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
         )
         if status == 200:
-            self.journal.call_succeeded(handling, seq, api_method, body)
+            await self.journal.unblocked(lambda: self.journal.call_succeeded(handling, seq, api_method, body))
         return status, body
