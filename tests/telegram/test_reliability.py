@@ -194,7 +194,7 @@ def test_a_recorded_update_is_claimed_once_across_restarts(tmp_path: Path) -> No
     reopened.close()
 
 
-async def test_journal_calls_leave_the_event_loop_only_while_the_journal_is_busy(tmp_path: Path) -> None:
+async def test_journal_calls_leave_the_event_loop_only_while_the_journal_is_busy() -> None:
     journal = UpdateJournal(":memory:")
     loop_thread = threading.get_ident()
     assert await journal.unblocked(threading.get_ident) == loop_thread
