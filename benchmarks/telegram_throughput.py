@@ -261,11 +261,13 @@ async def _main(args: argparse.Namespace) -> list[JSONDict]:
     config = {"scripts": _scripts(args.updates, args.users, args.seed), "timeout": args.timeout}
     results = []
     args.db_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=args.db_dir, prefix="bench-") as tmp:
-        for run in range(args.repeat):  # alternate the bots so that background load hits all
-            for kind in args.bots:
+    for run in range(args.repeat):  # alternate the bots so that background load hits all
+        for kind in args.bots:
+            # A fresh directory per run: the fake server's update ids start over each time, and
+            # the update journal would skip them as handled already.
+            with tempfile.TemporaryDirectory(dir=args.db_dir, prefix="bench-") as tmp:
                 result = await _measure(kind, config, Path(tmp), args.sqlite_synchronous)
-                results.append({**result, "run": run + 1})
+            results.append({**result, "run": run + 1})
     return results
 
 
@@ -338,7 +340,7 @@ def main() -> None:
         cpu = ours["bot_cpu_ms_per_update"] / floor["bot_cpu_ms_per_update"]
         print(
             f"ours / floor (same configuration): throughput {speed:.2f}x "
-            f"(goal: at least 0.80x); CPU per update {cpu:.2f}x"
+            f"(goal: at least 0.90x); CPU per update {cpu:.2f}x"
         )
 
 

@@ -14,6 +14,7 @@ first and the last message of a reply does not send the first one twice.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sqlite3
@@ -23,11 +24,13 @@ from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 logger = logging.getLogger(__name__)
 
 KEEP_HANDLED_SECONDS: Final = 24 * 3600  # Telegram keeps an unconfirmed update for 24 hours
+
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS updates (
@@ -74,6 +77,8 @@ class UpdateJournal:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.Lock()
         self._in_progress: set[int] = set()
+        # Recorded (or handed back by pending()) and not yet handled: claim() needs no query.
+        self._unhandled: set[int] = set()
         self._replayed: set[int] = set()  # handed back by pending(): may have calls to answer
         self._failing = False
         with self._lock:
@@ -84,6 +89,16 @@ class UpdateJournal:
             # Handled payloads are overwritten, not just unlinked (they hold user texts).
             self._db.execute("PRAGMA secure_delete=ON")
             self._db.executescript(_SCHEMA)
+
+    async def unblocked(self, call: Callable[[], T]) -> T:
+        """``call`` (a method of this journal) now, or in a thread while the journal is busy.
+
+        ``record`` holds the journal while its commit waits for the disk; the event loop must not
+        wait with it. The common case stays in the loop: a thread hop costs more than the call.
+        """
+        if self._lock.locked():
+            return await asyncio.to_thread(call)
+        return call()
 
     def record(self, updates: Iterable[dict[str, Any]]) -> list[int]:
         """Store updates before they are acknowledged; returns the ids that were new."""
@@ -101,6 +116,7 @@ class UpdateJournal:
                 )
             finally:
                 self._db.execute("PRAGMA synchronous=NORMAL")
+            self._unhandled.update(row[0] for row in fresh)
         return [row[0] for row in fresh]
 
     def claim(self, update_id: int) -> bool:
@@ -108,6 +124,9 @@ class UpdateJournal:
         with self._lock:
             if update_id in self._in_progress:
                 return False
+            if update_id in self._unhandled:
+                self._in_progress.add(update_id)
+                return True
             try:
                 row = self._db.execute("SELECT payload FROM updates WHERE update_id = ?", (update_id,)).fetchone()
             except sqlite3.Error as exc:
@@ -122,6 +141,7 @@ class UpdateJournal:
         """The update is handled: drop its content, keep its id to recognise a repeat."""
         with self._lock:
             self._in_progress.discard(update_id)
+            self._unhandled.discard(update_id)
             try:
                 self._db.execute("BEGIN")
                 self._db.execute(
@@ -176,8 +196,9 @@ class UpdateJournal:
             rows = self._db.execute(
                 "SELECT payload FROM updates WHERE payload IS NOT NULL ORDER BY update_id"
             ).fetchall()
-        updates = [json.loads(row[0]) for row in rows]
-        self._replayed.update(u["update_id"] for u in updates)
+            updates = [json.loads(row[0]) for row in rows]
+            self._replayed.update(u["update_id"] for u in updates)
+            self._unhandled.update(u["update_id"] for u in updates)
         return updates
 
     def compact(self) -> int:

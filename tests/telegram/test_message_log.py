@@ -90,3 +90,15 @@ async def test_a_failing_log_never_loses_the_sent_message(recorder: MessageIdRec
     recorder.on_sent = broken
     sent = {"message_id": 5}
     assert await recorder.process_request(answering(sent), (), {}, "sendMessage", {"chat_id": 1001}, None) == sent
+
+
+async def test_sends_keep_their_id_but_not_the_keyboard_echoed_back(
+    recorder: MessageIdRecorder, recorded: list[tuple[int, int]]
+) -> None:
+    keyboard = {"inline_keyboard": [[{"text": "Menu", "callback_data": "menu"}]]}
+    sent = {"message_id": 5, "text": "Bonjour", "entities": [], "reply_markup": keyboard}
+    answer = await recorder.process_request(answering(sent), (), {}, "sendMessage", {"chat_id": 1001}, None)
+    assert answer == {"message_id": 5, "text": "Bonjour"}
+    assert recorded == [(1001, 5)]
+    other = {"message_id": 6, "reply_markup": keyboard}
+    assert await recorder.process_request(answering(other), (), {}, "sendPhoto", {"chat_id": 1001}, None) == other

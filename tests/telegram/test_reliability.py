@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,27 @@ def test_the_journal_is_idempotent_and_keeps_no_text_once_handled(tmp_path: Path
         assert b"my secret question" not in file.read_bytes(), file.name
     clock[0] += 25 * 3600
     assert journal.compact() == 1  # the id is kept a day, then dropped
+    journal.close()
+
+
+def test_a_recorded_update_is_claimed_once_across_restarts(tmp_path: Path) -> None:
+    journal = UpdateJournal(tmp_path / "j.sqlite3")
+    update = helpers.update(8, message=helpers.text_message(helpers.user(31337), "hello", 1))
+    journal.record([update])
+    assert journal.claim(8) and not journal.claim(8)
+    journal.done(8)
+    journal.close()
+    reopened = UpdateJournal(tmp_path / "j.sqlite3")
+    assert not reopened.claim(8)  # handled before the restart: a repeat is skipped
+    reopened.close()
+
+
+async def test_journal_calls_leave_the_event_loop_only_while_the_journal_is_busy() -> None:
+    journal = UpdateJournal(":memory:")
+    loop_thread = threading.get_ident()
+    assert await journal.unblocked(threading.get_ident) == loop_thread
+    with journal._lock:  # as record() holds it while its commit waits for the disk
+        assert await journal.unblocked(threading.get_ident) != loop_thread
     journal.close()
 
 

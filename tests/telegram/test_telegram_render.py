@@ -99,6 +99,16 @@ def test_keyboards_hold_callback_and_link_buttons_within_telegram_limits() -> No
     assert keyboard(()) is None
 
 
+def test_a_keyboard_is_sent_as_python_telegram_bot_would_send_it() -> None:
+    rows: tuple[m.ButtonRow, ...] = ((m.LinkButton("Site", "https://www.cpas.be"), m.Button("Menu", m.ACTION_MENU)),)
+    built = keyboard(rows)
+    assert built is not None and keyboard(rows) is built  # built once per set of buttons
+    plain = InlineKeyboardMarkup(built.inline_keyboard)
+    assert built.to_dict() == plain.to_dict() and built == plain
+    built.to_dict().clear()
+    assert built.to_dict() == plain.to_dict()
+
+
 def test_every_real_answer_renders_as_telegram_accepts_it(shared_services: Services) -> None:
     base = shared_services
     store = SQLiteStore(":memory:")

@@ -114,7 +114,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         if journal is None or not isinstance(update, Update):
             await self._in_turn(update, coroutine)
             return
-        if not journal.claim(update.update_id):
+        update_id = update.update_id
+        if not await journal.unblocked(lambda: journal.claim(update_id)):
             logger.debug("Update %d handled already: skipped", update.update_id)
             if inspect.iscoroutine(coroutine):
                 coroutine.close()
@@ -127,7 +128,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             raise
         finally:
             HANDLING.reset(handling)
-        journal.done(update.update_id)
+        await journal.unblocked(lambda: journal.done(update_id))
         query = update.callback_query
         if query is not None and query.data == ACTION_FORGET_CONFIRM:
             # The user's earlier updates may still be readable in the journal's log: clear it now.

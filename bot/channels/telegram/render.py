@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import (
     Bot,
@@ -41,6 +42,24 @@ _NAVIGATION_KINDS = frozenset({m.ACTION_MENU, m.ACTION_LANGUAGES, "topic"})
 _TAG = re.compile(r"<(/?)([a-z]+)(?:\s[^<>]*)?>")
 _ENTITY = re.compile(r"&(?:amp|lt|gt|quot|#x27|#\d+);")
 _LINK = re.compile(r'<a href="([^"]*)">(.*?)</a>')
+
+
+class SerializedKeyboard(InlineKeyboardMarkup):
+    """An inline keyboard put in its Bot API form once, not again for every message carrying it.
+
+    python-telegram-bot calls ``to_dict`` on each send and only serialises the result to JSON.
+    """
+
+    __slots__ = ("_bot_api_form",)
+
+    def __init__(self, inline_keyboard: Sequence[Sequence[InlineKeyboardButton]]) -> None:
+        super().__init__(inline_keyboard)
+        with self._unfrozen():
+            self._bot_api_form = super().to_dict()
+
+    def to_dict(self, recursive: bool = True) -> dict[str, Any]:
+        """The Bot API form (a new outer dict: a caller changing it leaves the cached one intact)."""
+        return dict(self._bot_api_form) if recursive else super().to_dict(recursive=False)
 
 
 @dataclass(frozen=True)
@@ -83,8 +102,12 @@ def render_plain(message: m.OutgoingMessage) -> RenderedMessage:
     return RenderedMessage(texts, None, keyboard(message.buttons))
 
 
-def keyboard(rows: Sequence[m.ButtonRow]) -> InlineKeyboardMarkup | None:
-    """Callback buttons and URL buttons; ``None`` when there are none."""
+@functools.lru_cache(maxsize=512)
+def keyboard(rows: tuple[m.ButtonRow, ...]) -> InlineKeyboardMarkup | None:
+    """Callback buttons and URL buttons; ``None`` when there are none.
+
+    Cached: the same menus and answer buttons come under many messages.
+    """
     keyboard_rows: list[list[InlineKeyboardButton]] = []
     for row in rows:
         buttons = []
@@ -98,7 +121,7 @@ def keyboard(rows: Sequence[m.ButtonRow]) -> InlineKeyboardMarkup | None:
                 logger.warning("Dropped a button whose action is over 64 bytes")
         if buttons:
             keyboard_rows.append(buttons)
-    return InlineKeyboardMarkup(keyboard_rows) if keyboard_rows else None
+    return SerializedKeyboard(keyboard_rows) if keyboard_rows else None
 
 
 def combine(messages: Sequence[m.OutgoingMessage]) -> list[m.OutgoingMessage]:

@@ -262,5 +262,7 @@ class ReplayingRequest(_WrappingRequest):
             url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
         )
         if status == 200:
+            # In the event loop, even when the journal is busy: recorded before any other send
+            # starts, so a crash leaves as few delivered-but-unrecorded sends as possible.
             self.journal.call_succeeded(handling, seq, api_method, body)
         return status, body

@@ -297,8 +297,10 @@ async def user_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     message = update.effective_message
     channel, handoff, _erase = _services(context)
     staff_chat = channel.settings.staff_chat_id
+    if message is None or staff_chat is None:
+        return  # no hand-off without a staff group: no state to read
     found = _user_language(get_services(context), update)
-    if message is None or staff_chat is None or found is None:
+    if found is None:
         return
     user_key, language = found
     route = handoff.route_user_message(user_key, language)
