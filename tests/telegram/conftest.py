@@ -123,9 +123,14 @@ def run_bot(fast_services: ServicesFactory) -> RunBot:
 
     @contextlib.asynccontextmanager
     async def running(
-        settings: Settings, services_factory: ServicesFactory | None = None, **options: Any
+        settings: Settings,
+        services_factory: ServicesFactory | None = None,
+        configure: Callable[[TelegramApp], None] | None = None,
+        **options: Any,
     ) -> AsyncIterator[TelegramApp]:
         application = build_application(settings, services_factory=services_factory or fast_services, **options)
+        if configure is not None:  # e.g. the hand-off's injected clock, before the bot starts
+            configure(application)
         stop, ready = asyncio.Event(), asyncio.Event()
         task = asyncio.create_task(serve(application, settings, stop, ready))
         ready_wait = asyncio.create_task(ready.wait())

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import Bot, CallbackQuery, Message, Update
+
+from bot.markup import RTL_MARK
+
+if TYPE_CHECKING:
+    from tests.telegram.fake_bot_api import FakeBotApi
 
 JSONDict = dict[str, Any]
 
@@ -201,3 +206,17 @@ def as_callback_query(payload: JSONDict, bot: Bot) -> CallbackQuery:
 
 def _utf16(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
+
+
+def visible(message: JSONDict) -> str:
+    """The text as the user reads it, without the right-to-left marks."""
+    return str(message.get("text", "")).replace(RTL_MARK, "")
+
+
+async def choose_language(fake_api: FakeBotApi, user: JSONDict, language: str) -> None:
+    """/start (welcome with the language picker), then a language (confirmation with the menu)."""
+    before = len(fake_api.sent(user["id"]))
+    fake_api.send_text(user, "/start")
+    sent = await fake_api.wait_for_sent(user["id"], before + 1)
+    fake_api.press(user, sent[-1], f"lang:{language}")
+    await fake_api.wait_for_sent(user["id"], before + 2)

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from telegram.ext import AIORateLimiter
 
 from bot import handoff as ho
-from bot.channels.telegram.app import ServicesFactory, TelegramApp, build_application, serve
+from bot.channels.telegram.app import TelegramApp
 from bot.channels.telegram.handlers.handoff import HANDOFF_KEY, HandoffChannel
 from bot.handoff_store import HandoffStore
-from bot.markup import RTL_MARK
 from bot.services import Services
 from bot.settings import Settings
 from tests.telegram import helpers
+from tests.telegram.conftest import RunBot
 from tests.telegram.fake_bot_api import FakeBotApi, buttons
+from tests.telegram.helpers import choose_language, visible
 
 JSONDict = dict[str, Any]
 STAFF_CHAT = -1001234
@@ -51,46 +51,23 @@ def handoff_settings(env: dict[str, str], fake_api: FakeBotApi) -> Settings:
 
 
 @pytest.fixture
-def run_handoff(fast_services: ServicesFactory) -> RunHandoff:
-    """Like ``run_bot``, with a hook to set the hand-off's injectables (clock, opening hours)."""
+def run_handoff(run_bot: RunBot) -> RunHandoff:
+    """``run_bot`` with a hook to set the hand-off's injectables (clock, opening hours)."""
 
-    @contextlib.asynccontextmanager
-    async def running(
+    def running(
         settings: Settings, configure: Callable[[HandoffChannel], None] | None = None, **options: Any
-    ) -> AsyncIterator[TelegramApp]:
-        application = build_application(settings, services_factory=fast_services, **options)
-        if configure is not None:
-            configure(application.bot_data[HANDOFF_KEY])
-        stop, ready = asyncio.Event(), asyncio.Event()
-        task = asyncio.create_task(serve(application, settings, stop, ready))
-        ready_wait = asyncio.create_task(ready.wait())
-        done, _pending = await asyncio.wait({task, ready_wait}, timeout=30, return_when="FIRST_COMPLETED")
-        if task in done:
-            ready_wait.cancel()
-            task.result()
-        try:
-            yield application
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, timeout=30)
+    ) -> contextlib.AbstractAsyncContextManager[TelegramApp]:
+        def configure_handoff(application: TelegramApp) -> None:
+            if configure is not None:
+                configure(application.bot_data[HANDOFF_KEY])
+
+        return run_bot(settings, configure=configure_handoff, **options)
 
     return running
 
 
-def visible(message: JSONDict) -> str:
-    return str(message.get("text", "")).replace(RTL_MARK, "")
-
-
 def gettext(services: Services, language: str, msgid: str) -> str:
     return services.translations.gettext(language, msgid)
-
-
-async def choose_language(fake_api: FakeBotApi, user: JSONDict, language: str) -> None:
-    before = len(fake_api.sent(user["id"]))
-    fake_api.send_text(user, "/start")
-    sent = await fake_api.wait_for_sent(user["id"], before + 1)
-    fake_api.press(user, sent[-1], f"lang:{language}")
-    await fake_api.wait_for_sent(user["id"], before + 2)
 
 
 async def ask_for_counsellor(fake_api: FakeBotApi, user: JSONDict) -> JSONDict:

@@ -20,13 +20,9 @@ from bot.storage import SQLiteStore
 from tests.telegram import helpers
 from tests.telegram.conftest import STAFF_ID, RunBot
 from tests.telegram.fake_bot_api import FakeBotApi, buttons, link_buttons
+from tests.telegram.helpers import choose_language, visible
 
 JSONDict = dict[str, Any]
-
-
-def visible(message: JSONDict) -> str:
-    """The text as the user reads it, without the right-to-left marks."""
-    return str(message["text"]).replace(RTL_MARK, "")
 
 
 def expected_answer(services: Services, language: str, intent: str) -> str:
@@ -34,15 +30,6 @@ def expected_answer(services: Services, language: str, intent: str) -> str:
     answer = services.content.get(language, intent)
     assert answer is not None, (language, intent)
     return markup.strip(answer.filled_text(services.content.facts))
-
-
-async def choose_language(fake_api: FakeBotApi, user: JSONDict, language: str) -> None:
-    """/start (welcome with the language picker), then a language (confirmation with the menu)."""
-    before = len(fake_api.sent(user["id"]))
-    fake_api.send_text(user, "/start")
-    sent = await fake_api.wait_for_sent(user["id"], before + 1)
-    fake_api.press(user, sent[-1], f"lang:{language}")
-    await fake_api.wait_for_sent(user["id"], before + 2)
 
 
 async def test_start_greets_and_preselects_the_telegram_language(
