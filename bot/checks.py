@@ -56,9 +56,7 @@ def coverage(store: ContentStore) -> dict[tuple[str, str], str]:
     """(intent, language) -> reviewed | draft | stale | missing | disabled, for a loaded city."""
     city = store.city
     table = {}
-    for intent in store.intents:
-        if intent in store.catalogue.ui_reply_intents:  # the engine answers these with UI strings
-            continue
+    for intent in store.answered_intents:
         for language in city.languages:
             answer = store.get(language, intent)
             if intent in city.disabled:
@@ -117,18 +115,16 @@ def _check_answers(catalogue: Catalogue, content: ContentStore, result: CheckRes
     city = content.city
     table = coverage(content)
     languages = city.languages
-    width = max(len(intent) for intent in content.intents)
+    width = max(len(intent) for intent in content.answered_intents)
     result.table.append(f"{city.name('en')} ({content.city_dir}), original language {city.original_language}:")
     result.table.append(" " * width + "  " + " ".join(f"{code:>2}" for code in languages) + "  version")
-    for intent in content.intents:
-        if intent in catalogue.ui_reply_intents:  # answered with a UI string (bot/understanding.py)
-            continue
+    for intent in content.answered_intents:
         cells = " ".join(f"{COVERAGE_MARKS[table[intent, language]]:>2}" for language in languages)
         result.table.append(f"{intent:<{width}}  {cells}  {content.version(intent) or '-'}")
     totals = Counter(table.values())
     result.table.append(
         "   ".join(f"{mark} {state}: {totals[state]}" for state, mark in COVERAGE_MARKS.items())
-        + f"   ({len({intent for intent, _ in table})} intents x {len(languages)} languages)"
+        + f"   ({len(content.answered_intents)} intents x {len(languages)} languages)"
     )
     result.table.append("")
     missing_core = [

@@ -171,8 +171,7 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
             if language not in services.catalogue.languages:
                 print(f"newcomer-bot: unknown language {language!r}", file=sys.stderr)
                 return 2
-            answered = tuple(i for i in content.intents if i not in services.catalogue.ui_reply_intents)
-            intents = answered if args.all else (args.intent,)
+            intents = content.answered_intents if args.all else (args.intent,)
             unknown = [intent for intent in intents if intent not in content.intents]
             if unknown:
                 print(f"newcomer-bot: {unknown[0]!r} is not an intent of {content.city_dir.name}", file=sys.stderr)

@@ -160,6 +160,11 @@ class ContentStore:
         """The catalogue's intents and the city's own."""
         return self.city.intents(self.catalogue)
 
+    @property
+    def answered_intents(self) -> tuple[str, ...]:
+        """The intents answered from the answer files: all but those the engine answers with UI strings."""
+        return tuple(intent for intent in self.intents if intent not in self.catalogue.ui_reply_intents)
+
     def get(self, language: str, intent: str) -> Answer | None:
         """The answer for ``intent`` in ``language``, if there is one."""
         return self._answers.get((language, intent))

@@ -91,6 +91,8 @@ class DialogueCore:
         self.options = options or CoreOptions()
         self.question_log = question_log
         self.clock = clock
+        # The catalogue is fixed for the process: which intents are out-of-scope kinds is known once.
+        self._out_of_scope_kinds = kinds_of_intents(catalogue.roles)
 
     @property
     def intents(self) -> tuple[str, ...]:
@@ -143,7 +145,7 @@ class DialogueCore:
             self.question_log.parsed(state.user_key, cleaned, language, parse)
         logger.debug("Parsed message: intent=%s confidence=%.2f language=%s", intent, confidence, language)
         parts = [await self.nlu.parse(part) for part in split_questions(cleaned)]
-        decision = understand(parse, self._answerable(), kinds_of_intents(self.catalogue.roles), parts)
+        decision = understand(parse, self._answerable(), self._out_of_scope_kinds, parts)
         if decision.kind is Kind.ANSWER and decision.intent in self.intents:
             intent = decision.intent
             self.store.count("question", language, intent)

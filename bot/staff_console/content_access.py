@@ -81,9 +81,7 @@ def coverage(store: ContentStore) -> dict[tuple[str, str], str]:
 def topics(store: ContentStore) -> dict[str, list[str]]:
     """The city's intents (the catalogue's and its own added ones) grouped by topic, in menu order."""
     grouped: dict[str, list[str]] = {}
-    for intent in store.intents:
-        if intent in store.catalogue.ui_reply_intents:  # the engine answers these: nothing to edit
-            continue
+    for intent in store.answered_intents:
         topic = store.city.topic_of(intent, store.catalogue) or "other"
         grouped.setdefault(topic, []).append(intent)
     return grouped
