@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.catalogue import Catalogue
-from bot.content import ContentStore
+from bot.content import CITY_NLU_FOLDER, ContentStore
 from bot.i18n import LOCALE_DIR, Translations
 from nlu.loading import DataError, TrainingData, load_training_data
 
-CITY_NLU_FOLDER = "nlu"
 COVERAGE_MARKS = {"reviewed": "R", "draft": "d", "stale": "s", "missing": "-", "disabled": "x"}
 
 MIN_EXAMPLES_CORE = 30

@@ -208,7 +208,7 @@ def _parse(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.services import CITY_NLU_FOLDER
+    from bot.content import CITY_NLU_FOLDER
     from nlu.embedded import load_city_training_data, load_or_train
     from nlu.loading import DataError
     from nlu.training import train_model
@@ -238,7 +238,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.services import CITY_NLU_FOLDER
+    from bot.content import CITY_NLU_FOLDER
     from nlu.embedded import EmbeddedBackend, load_city_training_data, load_fallback_config
     from nlu.evaluation import evaluate
     from nlu.loading import DataError, load_training_data

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from bot.catalogue import Catalogue, load_catalogue
 from bot.city import City
-from bot.content import ContentStore
+from bot.content import CITY_NLU_FOLDER, ContentStore
 from bot.dialogue import CoreOptions, DialogueCore
 from bot.i18n import Translations
 from bot.settings import Settings
@@ -26,8 +26,6 @@ from nlu.langid import LanguageDetector
 from nlu.types import NluBackend
 
 logger = logging.getLogger(__name__)
-
-CITY_NLU_FOLDER = "nlu"
 
 
 class CityStateStore:
