@@ -8,10 +8,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup run staff test lint typecheck check unit browser-deps rasa benchmark catalogs clean
 
+# uv (from PyPI) installs the same packages as pip several times faster (parallel downloads and
+# unpacking); scripts/rasa.sh uses it too. pip stays in the venv for whoever prefers it.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet 'uv>=0.5,<1'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -23,7 +25,11 @@ run: $(STAMP)
 staff: $(STAMP)
 	$(BIN)/newcomer-bot staff
 
-test: lint typecheck check unit
+# The checks and the two other installs (Rasa's venv, Chromium) run side by side: the installs
+# mostly wait for downloads. Then the test suite, spread over the cores.
+test: $(STAMP)
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck check rasa-install browser-deps
+	$(MAKE) --no-print-directory unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -37,8 +43,10 @@ check: $(STAMP)
 
 # pytest lists the 15 slowest tests (pyproject.toml); the real-Rasa tests train a small fixture
 # model (tests/fixtures/rasa, about a minute, cached in var/rasa/fixture-models), never the full one.
+# pytest-xdist runs one worker per core (at most 4); the Rasa tests share one worker (loadgroup), so
+# the fixture model trains once while the other workers run the rest.
 unit: $(STAMP) rasa-install browser-deps
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses=auto --maxprocesses=4 --dist=loadgroup
 
 # The staff console's browser tests (marker `browser`) drive Debian's Chromium. Installed once,
 # only when missing and only as root; otherwise those tests are skipped with a note.
@@ -49,7 +57,7 @@ browser-deps:
 	else echo "note: chromium and chromium-driver are missing (run 'make browser-deps' as root); browser tests will be skipped"; fi
 
 # The Rasa server used by the integration tests and by `benchmarks/compare_rasa.py`.
-rasa-install:
+rasa-install: $(STAMP)
 	bash scripts/rasa.sh install
 
 rasa:
