@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run staff test lint typecheck check unit browser-deps rasa benchmark catalogs clean
+.PHONY: setup run staff test lint typecheck check unit browser-deps models rasa rasa-install benchmark catalogs clean
 
 # uv (from PyPI) installs the same packages as pip several times faster (parallel downloads and
 # unpacking); scripts/rasa.sh uses it too. pip stays in the venv for whoever prefers it.
@@ -28,7 +28,7 @@ staff: $(STAMP)
 # The checks and the two other installs (Rasa's venv, Chromium) run side by side: the installs
 # mostly wait for downloads. Then the test suite, spread over the cores.
 test: $(STAMP)
-	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck check rasa-install browser-deps
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint typecheck check rasa-install browser-deps models
 	$(MAKE) --no-print-directory unit
 
 lint: $(STAMP)
@@ -43,10 +43,10 @@ check: $(STAMP)
 
 # pytest lists the 15 slowest tests (pyproject.toml); the real-Rasa tests train a small fixture
 # model (tests/fixtures/rasa, about a minute, cached in var/rasa/fixture-models), never the full one.
-# pytest-xdist runs one worker per core (at most 4); the Rasa tests share one worker (loadgroup), so
-# the fixture model trains once while the other workers run the rest.
-unit: $(STAMP) rasa-install browser-deps
-	$(BIN)/pytest --numprocesses=auto --maxprocesses=4 --dist=loadgroup
+# pytest-xdist runs one worker per core (at most 4), a test file on one worker: the Rasa tests (run
+# first, tests/conftest.py) train the fixture model once while the other workers run the rest.
+unit: $(STAMP) rasa-install browser-deps models
+	$(BIN)/pytest --numprocesses=auto --maxprocesses=4 --dist=loadfile
 
 # The staff console's browser tests (marker `browser`) drive Debian's Chromium. Installed once,
 # only when missing and only as root; otherwise those tests are skipped with a note.
@@ -55,6 +55,12 @@ browser-deps:
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; \
 	else echo "note: chromium and chromium-driver are missing (run 'make browser-deps' as root); browser tests will be skipped"; fi
+
+# Every city's embedded model, cached in var/models (the bot and the tests load it from there):
+# trained once here rather than by each pytest worker at the same time.
+CITIES := $(notdir $(patsubst %/city.yml,%,$(wildcard responses/*/city.yml)))
+models: $(STAMP)
+	@for city in $(CITIES); do $(BIN)/newcomer-bot train --city $$city || exit 1; done
 
 # The Rasa server used by the integration tests and by `benchmarks/compare_rasa.py`.
 rasa-install: $(STAMP)

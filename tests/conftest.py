@@ -26,6 +26,13 @@ CONTENT_DIR = PROJECT_ROOT / "responses"
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put the real-Rasa tests first."""
+    # Under pytest-xdist (`make unit`: one worker per file) their worker then trains the fixture
+    # model (about a minute) while the others run the rest, instead of everyone waiting at the end.
+    items.sort(key=lambda item: item.get_closest_marker("rasa") is None)
+
+
 @pytest.fixture(scope="session")
 def catalogue() -> Catalogue:
     return load_catalogue(PROJECT_ROOT / "nlu" / "catalogue.yml")

@@ -30,9 +30,7 @@ from nlu.loading import load_training_data
 from nlu.rasa_backend import FailoverBackend, RasaBackend
 from nlu.types import FALLBACK_INTENT, ParseResult
 
-# One pytest-xdist worker runs them all: one Rasa training and one server, while the other
-# workers run the rest of the suite.
-pytestmark = [pytest.mark.rasa, pytest.mark.xdist_group("rasa")]
+pytestmark = pytest.mark.rasa
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "rasa.sh"
