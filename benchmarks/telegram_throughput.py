@@ -103,6 +103,9 @@ async def _drive(config: JSONDict) -> None:
     elapsed = last_reply - started
     server_cpu = time.process_time() - cpu_started
     errors = [c.method for c in api.calls if c.status != 200]
+    methods: dict[str, int] = {}
+    for call in api.calls:  # the fake server's work: what each bot asks of it
+        methods[call.method] = methods.get(call.method, 0) + 1
     print(
         json.dumps(
             {
@@ -112,6 +115,7 @@ async def _drive(config: JSONDict) -> None:
                 "latencies": latencies,
                 "server_cpu_seconds": server_cpu,
                 "errors": errors,
+                "calls": methods,
             }
         ),
         flush=True,
@@ -313,7 +317,10 @@ def main() -> None:
         f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, SQLite synchronous: "
         f"{args.sqlite_synchronous}; median of {args.repeat} run(s)"
     )
-    print(f"{'bot':<16}{'updates/s':>10}{'messages/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/update':>15}{'errors':>8}")
+    print(
+        f"{'bot':<16}{'updates/s':>10}{'messages/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/update':>15}"
+        f"{'errors':>8}{'calls/update':>14}"
+    )
     medians: dict[str, JSONDict] = {}
     for kind in args.bots:
         runs = [r for r in results if r["bot"] == kind]
@@ -329,11 +336,13 @@ def main() -> None:
         }
         medians[kind] = row
         errors = sum(len(r["errors"]) for r in runs)
+        calls = runs[0]["calls"]
         print(
             f"{kind:<16}{row['updates_per_second']:>10.1f}{row['messages_per_second']:>12.1f}"
             f"{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}{row['bot_cpu_ms_per_update']:>15.2f}"
-            f"{errors:>8}"
+            f"{errors:>8}{sum(calls.values()) / runs[0]['updates']:>14.2f}"
         )
+        print(f"{'':<16}Bot API calls: {', '.join(f'{m} {n}' for m, n in sorted(calls.items()))}")
     if "ours" in medians and "floor" in medians:
         ours, floor = medians["ours"], medians["floor"]
         speed = ours["updates_per_second"] / floor["updates_per_second"]

@@ -11,12 +11,14 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import aiohttp
 import httpx
 import pytest
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+from telegram.request._requestparameter import RequestParameter
 
 from bot.channels.telegram.transport import RetryingRequest, http_request
 from bot.journal import Handling, UpdateJournal
@@ -136,6 +138,57 @@ async def test_what_is_retried(error: Exception, method: str, tries: int) -> Non
     with pytest.raises(NetworkError):
         await request.do_request(f"http://127.0.0.1/bot1:x/{method}", "POST")
     assert inner.calls == tries
+
+
+async def test_our_http_client_retries_a_refused_connection() -> None:
+    waits = Waits()
+    request = RetryingRequest(http_request(), attempts=3, sleep=waits)
+    await request.initialize()
+    try:
+        with pytest.raises(NetworkError) as raised:  # nothing listens there: never reached a server
+            await request.do_request(f"http://127.0.0.1:{free_port()}/bot1:x/sendMessage", "POST")
+    finally:
+        await request.shutdown()
+    assert isinstance(raised.value.__cause__, aiohttp.ClientConnectorError)
+    assert len(waits.delays) == 2  # tried three times
+
+
+async def test_our_http_client_retries_a_send_closed_before_any_answer_and_sends_the_form() -> None:
+    requests: list[bytes] = []
+
+    async def close_twice_then_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(
+            next(
+                v
+                for k, _, v in (line.partition(b":") for line in head.split(b"\r\n"))
+                if k.lower() == b"content-length"
+            )
+        )
+        requests.append(await reader.readexactly(length))
+        if len(requests) > 2:
+            body = b'{"ok": true, "result": true}'
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+            )
+            await writer.drain()
+        writer.close()  # the first two: closed with no answer, as a crashing proxy does
+
+    server = await asyncio.start_server(close_twice_then_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    waits = Waits()
+    request = RetryingRequest(http_request(), attempts=3, sleep=waits)
+    await request.initialize()
+    try:
+        data = RequestData([RequestParameter("chat_id", 5, None), RequestParameter("text", "سلام & bonjour", None)])
+        status, body = await request.do_request(f"http://127.0.0.1:{port}/bot1:x/sendMessage", "POST", data)
+    finally:
+        await request.shutdown()
+        server.close()
+        await server.wait_closed()
+    assert (status, json.loads(body)) == (200, {"ok": True, "result": True})
+    assert len(requests) == 3 and len(waits.delays) == 2
+    assert parse_qsl(requests[-1].decode()) == [("chat_id", "5"), ("text", "سلام & bonjour")]
 
 
 async def test_updates_left_by_a_crash_are_replayed_once(
