@@ -10,6 +10,13 @@ The Bot API answers to the calls made while handling an update (the reply's mess
 until the update is handled. When an interrupted update is handled again, its calls that had
 already succeeded are answered from the journal instead of being made again: a crash between the
 first and the last message of a reply does not send the first one twice.
+
+A call is also marked the moment its request is handed to the network, before any answer
+(``call_written``; cleared by ``call_refused`` when the Bot API answers with an error). A crash
+in between leaves a call that Telegram received but whose answer the bot never read: the Bot API
+has no idempotency key, so sending it again would show the user the message twice. It is not
+sent again: a request fully handed over reaches Telegram even when the process dies (the kernel
+still delivers it), so treating it as delivered loses nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +36,9 @@ from typing import Any, Final, TypeVar
 logger = logging.getLogger(__name__)
 
 KEEP_HANDLED_SECONDS: Final = 24 * 3600  # Telegram keeps an unconfirmed update for 24 hours
+# The stored "answer" of a call whose request was sent and whose answer never came (a real answer
+# is never empty).
+WRITTEN: Final = b""
 
 T = TypeVar("T")
 
@@ -42,7 +52,7 @@ CREATE TABLE IF NOT EXISTS calls (
     update_id INTEGER NOT NULL,
     seq INTEGER NOT NULL,  -- the call's place among those made while handling the update
     method TEXT NOT NULL,
-    response BLOB NOT NULL,
+    response BLOB NOT NULL,  -- the Bot API's answer, or WRITTEN while it is awaited
     PRIMARY KEY (update_id, seq)
 );
 """
@@ -53,6 +63,7 @@ class Handling:
     """The update being handled in this task, and its calls that succeeded before a crash."""
 
     update_id: int
+    # seq -> (method, answer, or WRITTEN: sent before the crash, answer not read)
     earlier: dict[int, tuple[str, bytes]] = field(default_factory=dict)
     calls: int = 0
 
@@ -174,6 +185,10 @@ class UpdateJournal:
             rows = []
         return Handling(update_id, {seq: (method, bytes(response)) for seq, method, response in rows})
 
+    def call_written(self, handling: Handling, seq: int, method: str) -> None:
+        """The call's request is being handed to the network: from now on, never make it again."""
+        self.call_succeeded(handling, seq, method, WRITTEN)
+
     def call_succeeded(self, handling: Handling, seq: int, method: str, response: bytes) -> None:
         """Keep a Bot API answer until the update is handled (to replay it after a crash)."""
         with self._lock:
@@ -181,6 +196,17 @@ class UpdateJournal:
                 self._db.execute(
                     "INSERT OR REPLACE INTO calls (update_id, seq, method, response) VALUES (?, ?, ?, ?)",
                     (handling.update_id, seq, method, response),
+                )
+            except sqlite3.Error as exc:
+                self._failed(exc)
+
+    def call_refused(self, handling: Handling, seq: int) -> None:
+        """The Bot API answered the written call with an error: it did nothing, it may be made again."""
+        with self._lock:
+            try:
+                self._db.execute(
+                    "DELETE FROM calls WHERE update_id = ? AND seq = ? AND response = ?",
+                    (handling.update_id, seq, WRITTEN),
                 )
             except sqlite3.Error as exc:
                 self._failed(exc)

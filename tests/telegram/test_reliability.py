@@ -8,7 +8,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -20,8 +20,8 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 from telegram.request._requestparameter import RequestParameter
 
-from bot.channels.telegram.transport import RetryingRequest, http_request
-from bot.journal import Handling, UpdateJournal
+from bot.channels.telegram.transport import ReplayingRequest, RetryingRequest, http_request
+from bot.journal import HANDLING, Handling, UpdateJournal
 from bot.logging_setup import MASK, MaskingFilter, install_log_masking
 from bot.settings import Settings
 from bot.storage import UserState
@@ -153,42 +153,116 @@ async def test_our_http_client_retries_a_refused_connection() -> None:
     assert len(waits.delays) == 2  # tried three times
 
 
-async def test_our_http_client_retries_a_send_closed_before_any_answer_and_sends_the_form() -> None:
-    requests: list[bytes] = []
+class RawBotApi:
+    """An HTTP server on 127.0.0.1 that answers each request as ``reply`` says.
 
-    async def close_twice_then_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    ``reply(n)`` for the n-th request (from 1) gives the HTTP status of the answer, or None to
+    close the connection without answering (as a crashing proxy does). With ``hang`` the server
+    keeps the first request and never answers it.
+    """
+
+    def __init__(self, reply: Callable[[int], int | None] = lambda _n: 200, *, hang: bool = False) -> None:
+        self.reply = reply
+        self.hang = hang
+        self.requests: list[bytes] = []
+        self.received = asyncio.Event()
+        self._server: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/bot1:x"
+
+    async def __aenter__(self) -> RawBotApi:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
-        length = int(
-            next(
-                v
-                for k, _, v in (line.partition(b":") for line in head.split(b"\r\n"))
-                if k.lower() == b"content-length"
-            )
-        )
-        requests.append(await reader.readexactly(length))
-        if len(requests) > 2:
-            body = b'{"ok": true, "result": true}'
-            writer.write(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body
-            )
+        fields = dict(line.partition(b":")[::2] for line in head.split(b"\r\n")[1:] if line)
+        length = int(next(value for name, value in fields.items() if name.lower() == b"content-length"))
+        self.requests.append(await reader.readexactly(length))
+        self.received.set()
+        if self.hang and len(self.requests) == 1:
+            await reader.read()  # until the client goes away
+        status = self.reply(len(self.requests))
+        if status is not None:
+            body = b'{"ok": true, "result": true}' if status == 200 else b'{"ok": false, "error_code": 502}'
+            writer.write(b"HTTP/1.1 %d X\r\nContent-Length: %d\r\n\r\n" % (status, len(body)) + body)
             await writer.drain()
-        writer.close()  # the first two: closed with no answer, as a crashing proxy does
+        writer.close()
 
-    server = await asyncio.start_server(close_twice_then_answer, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+
+def form(**parameters: object) -> RequestData:
+    return RequestData([RequestParameter(name, value, None) for name, value in parameters.items()])
+
+
+async def test_our_http_client_retries_a_send_closed_before_any_answer_and_sends_the_form() -> None:
     waits = Waits()
     request = RetryingRequest(http_request(), attempts=3, sleep=waits)
     await request.initialize()
     try:
-        data = RequestData([RequestParameter("chat_id", 5, None), RequestParameter("text", "سلام & bonjour", None)])
-        status, body = await request.do_request(f"http://127.0.0.1:{port}/bot1:x/sendMessage", "POST", data)
+        async with RawBotApi(lambda n: 200 if n > 2 else None) as api:
+            status, body = await request.do_request(
+                f"{api.url}/sendMessage", "POST", form(chat_id=5, text="سلام & bonjour")
+            )
     finally:
         await request.shutdown()
-        server.close()
-        await server.wait_closed()
     assert (status, json.loads(body)) == (200, {"ok": True, "result": True})
-    assert len(requests) == 3 and len(waits.delays) == 2
-    assert parse_qsl(requests[-1].decode()) == [("chat_id", "5"), ("text", "سلام & bonjour")]
+    assert len(api.requests) == 3 and len(waits.delays) == 2
+    assert parse_qsl(api.requests[-1].decode()) == [("chat_id", "5"), ("text", "سلام & bonjour")]
+
+
+async def _send_while_handling(journal: UpdateJournal, update_id: int, url: str) -> tuple[int, bytes]:
+    """sendMessage as the bot makes it while handling an update (the journal's replay included)."""
+    request = ReplayingRequest(RetryingRequest(http_request(), attempts=1), journal)
+    await request.initialize()
+    handling = HANDLING.set(journal.handling(update_id))
+    try:
+        return await request.do_request(f"{url}/sendMessage", "POST", form(chat_id=5, text="Bonjour"))
+    finally:
+        HANDLING.reset(handling)
+        await request.shutdown()
+
+
+async def test_a_send_that_went_out_just_before_a_crash_is_not_sent_again(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    journal = UpdateJournal(path)
+    journal.record([helpers.update(42, message=helpers.text_message(helpers.user(5), "salut", 1))])
+    async with RawBotApi(hang=True) as api:
+        sending = asyncio.create_task(_send_while_handling(journal, 42, api.url))
+        await api.received.wait()  # Telegram has the message; its answer never comes:
+        sending.cancel()  # the process dies here
+        with pytest.raises(asyncio.CancelledError):
+            await sending
+        journal.close()
+        restarted = UpdateJournal(path)
+        assert [u["update_id"] for u in restarted.pending()] == [42]
+        status, body = await _send_while_handling(restarted, 42, api.url)
+    assert len(api.requests) == 1  # not sent twice
+    assert status == 200
+    message = json.loads(body)["result"]
+    assert (message["chat"]["id"], message["text"]) == (5, "Bonjour")
+    restarted.close()
+
+
+async def test_a_send_the_bot_api_refused_before_a_crash_is_sent_again(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    journal = UpdateJournal(path)
+    journal.record([helpers.update(43, message=helpers.text_message(helpers.user(5), "salut", 1))])
+    async with RawBotApi(lambda n: 502 if n == 1 else 200) as api:
+        assert (await _send_while_handling(journal, 43, api.url))[0] == 502
+        journal.close()  # crash before any retry
+        restarted = UpdateJournal(path)
+        restarted.pending()
+        status, _body = await _send_while_handling(restarted, 43, api.url)
+    assert status == 200 and len(api.requests) == 2
+    restarted.close()
 
 
 async def test_updates_left_by_a_crash_are_replayed_once(

@@ -10,6 +10,8 @@ it): the read timeout is long enough instead. 429 is left to python-telegram-bot
 python-telegram-bot confirms it to Telegram (with the next call's offset). ``ReplayingRequest``
 keeps the answers of the calls made while handling an update, and answers them from the journal
 when an update interrupted by a crash is handled again (no message of a reply is sent twice).
+``AiohttpRequest`` tells the journal when a call's request goes out (``CALL_IN_FLIGHT``): a call
+sent just before a crash is not made again either, though its answer was never read.
 """
 
 from __future__ import annotations
@@ -19,8 +21,13 @@ import json
 import logging
 import random
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable
-from typing import Final
+from contextvars import ContextVar
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Final
+from urllib.parse import urlencode
 
 import aiohttp
 import httpx
@@ -29,7 +36,7 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
-from bot.journal import HANDLING, UpdateJournal
+from bot.journal import HANDLING, WRITTEN, Handling, UpdateJournal
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +69,32 @@ REPEATABLE_METHODS: Final = frozenset(
     }
 )
 
+# Methods whose answer is a Message: a presumed answer (see ReplayingRequest) must be one too.
+MESSAGE_METHODS: Final = frozenset({"sendmessage", "editmessagetext", "editmessagereplymarkup"})
+
 Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CallInFlight:
+    """One Bot API call made while handling an update, as the update journal tracks it."""
+
+    journal: UpdateJournal
+    handling: Handling
+    seq: int
+    method: str
+
+    def written(self) -> None:
+        """The request is being handed to the network: it is not to be made again."""
+        self.journal.call_written(self.handling, self.seq, self.method)
+
+    def refused(self) -> None:
+        """The Bot API answered with an error or closed the connection unanswered: it did nothing."""
+        self.journal.call_refused(self.handling, self.seq)
+
+
+# Set by ReplayingRequest around each call; AiohttpRequest reports when the request goes out.
+CALL_IN_FLIGHT: ContextVar[CallInFlight | None] = ContextVar("call_in_flight", default=None)
 
 
 def http_request(*, pool_size: int = CONNECTION_POOL_SIZE, read_timeout: float = READ_TIMEOUT_SECONDS) -> BaseRequest:
@@ -128,10 +160,13 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         """Open the connection pool (in the running event loop)."""
         if self._session is None or self._session.closed:
+            tracing = aiohttp.TraceConfig()
+            tracing.on_request_chunk_sent.append(_on_chunk_sent)
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._pool_size),
                 headers={"User-Agent": self.USER_AGENT},
                 cookie_jar=aiohttp.DummyCookieJar(),  # the Bot API sets none; keep nothing
+                trace_configs=[tracing],
             )
 
     async def shutdown(self) -> None:
@@ -160,22 +195,55 @@ class AiohttpRequest(BaseRequest):
             sock_connect=connect,
             sock_read=self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout,
         )
+        body = _body(request_data)
+        call = CALL_IN_FLIGHT.get()
+        # Uploads (multipart, never made by this bot) are not tracked: made again after a crash.
+        upload = _Upload(call, len(body)) if call is not None and isinstance(body, bytes) else None
+        headers = {"Content-Type": "application/x-www-form-urlencoded"} if isinstance(body, bytes) else None
         try:
-            async with self._session.request(method, url, data=_body(request_data), timeout=timeout) as response:
+            async with self._session.request(
+                method, url, data=body, headers=headers, timeout=timeout, trace_request_ctx=upload
+            ) as response:
+                if response.status != 200 and call is not None:
+                    call.refused()
                 return response.status, await response.read()
         except aiohttp.ServerTimeoutError as error:
-            raise TimedOut from error
+            raise TimedOut from error  # perhaps done: the written mark stays
         except aiohttp.ClientError as error:
-            raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+            failure = NetworkError(f"aiohttp.{type(error).__name__}: {error}")
+            failure.__cause__ = error
+            if call is not None and closed_without_answer(failure):
+                call.refused()  # retried as not done (RetryingRequest): so is a replay
+            raise failure from error
 
 
-def _body(request_data: RequestData | None) -> aiohttp.FormData | dict[str, str] | None:
+@dataclass
+class _Upload:
+    """How much of a tracked call's request went out."""
+
+    call: CallInFlight
+    size: int
+    sent: int = 0
+
+
+async def _on_chunk_sent(
+    _session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestChunkSentParams
+) -> None:
+    """aiohttp's hook as the request's last bytes go to the socket: mark the call written."""
+    upload = context.trace_request_ctx
+    if isinstance(upload, _Upload):
+        upload.sent += len(params.chunk)
+        if upload.sent >= upload.size:
+            upload.call.written()
+
+
+def _body(request_data: RequestData | None) -> aiohttp.FormData | bytes | None:
     """The call's parameters as a form; multipart when it uploads files."""
     if request_data is None:
         return None
     files = request_data.multipart_data
     if not files:
-        return request_data.json_parameters
+        return urlencode(request_data.json_parameters).encode()
     form = aiohttp.FormData()
     for name, value in request_data.json_parameters.items():
         form.add_field(name, value)
@@ -355,13 +423,45 @@ class ReplayingRequest(_WrappingRequest):
         seq = handling.next_call()
         earlier = handling.earlier.get(seq)
         if earlier is not None and earlier[0] == api_method:
-            logger.debug("Bot API %s answered from the journal (made before a crash)", api_method)
-            return 200, earlier[1]
-        status, body = await self.inner.do_request(
-            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
-        )
+            if earlier[1] != WRITTEN:
+                logger.debug("Bot API %s answered from the journal (made before a crash)", api_method)
+                return 200, earlier[1]
+            presumed = presumed_answer(api_method, request_data)
+            if presumed is not None:
+                logger.info("Bot API %s was sent just before a crash: not sent again", api_method)
+                return 200, presumed
+        in_flight = CALL_IN_FLIGHT.set(CallInFlight(self.journal, handling, seq, api_method))
+        try:
+            status, body = await self.inner.do_request(
+                url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+            )
+        finally:
+            CALL_IN_FLIGHT.reset(in_flight)
         if status == 200:
             # In the event loop, even when the journal is busy: recorded before any other send
             # starts, so a crash leaves as few delivered-but-unrecorded sends as possible.
             self.journal.call_succeeded(handling, seq, api_method, body)
         return status, body
+
+
+def presumed_answer(api_method: str, request_data: RequestData | None) -> bytes | None:
+    """A success answer for a call Telegram received but whose answer was lost in a crash.
+
+    Only its shape matters (python-telegram-bot parses it): the message id is unknown (0). None
+    when no valid answer can be built (the call is then made again).
+    """
+    parameters = request_data.json_parameters if request_data else {}
+    result: Any = True
+    if api_method.lower() in MESSAGE_METHODS:
+        chat_id = parameters.get("chat_id", "")
+        if not chat_id.lstrip("-").isdigit():
+            return None
+        result = {
+            "message_id": int(parameters.get("message_id", "0") or 0),
+            "date": int(time.time()),
+            "chat": {"id": int(chat_id), "type": "private" if int(chat_id) > 0 else "group"},
+            "text": parameters.get("text", ""),
+        }
+    elif api_method.lower() == "copymessage":
+        result = {"message_id": 0}
+    return json.dumps({"ok": True, "result": result}).encode()
