@@ -90,7 +90,6 @@ class UpdateJournal:
         self._in_progress: set[int] = set()
         # Recorded (or handed back by pending()) and not yet handled: claim() needs no query.
         self._unhandled: set[int] = set()
-        self._replayed: set[int] = set()  # handed back by pending(): may have calls to answer
         self._failing = False
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -172,9 +171,11 @@ class UpdateJournal:
                 self._failing = False
 
     def handling(self, update_id: int) -> Handling:
-        """What to set in ``HANDLING`` for this update: with its calls that succeeded earlier."""
-        if update_id not in self._replayed:
-            return Handling(update_id)
+        """What to set in ``HANDLING`` for this update: with its calls that succeeded earlier.
+
+        Asked for every update, not only the replayed ones: an update handled while its batch was
+        being written, then delivered again by Telegram after a crash, has calls here too.
+        """
         try:
             with self._lock:
                 rows = self._db.execute(
@@ -223,7 +224,6 @@ class UpdateJournal:
                 "SELECT payload FROM updates WHERE payload IS NOT NULL ORDER BY update_id"
             ).fetchall()
             updates = [json.loads(row[0]) for row in rows]
-            self._replayed.update(u["update_id"] for u in updates)
             self._unhandled.update(u["update_id"] for u in updates)
         return updates
 

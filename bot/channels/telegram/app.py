@@ -114,17 +114,23 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         if journal is None or not isinstance(update, Update):
             await self._in_turn(update, coroutine)
             return
+        # The chat's turn is taken before anything awaits: a journal call that has to wait for
+        # the disk must not let the chat's next update overtake this one.
+        await self._in_turn(update, self._once(journal, update, coroutine))
+
+    async def _once(self, journal: UpdateJournal, update: Update, coroutine: Awaitable[Any]) -> None:
+        """Claim the update, handle it, mark it handled; skip it if it was handled already."""
         update_id = update.update_id
         if not await journal.unblocked(lambda: journal.claim(update_id)):
-            logger.debug("Update %d handled already: skipped", update.update_id)
+            logger.debug("Update %d handled already: skipped", update_id)
             if inspect.iscoroutine(coroutine):
                 coroutine.close()
             return
-        handling = HANDLING.set(journal.handling(update.update_id))
+        handling = HANDLING.set(journal.handling(update_id))
         try:
-            await self._in_turn(update, coroutine)
+            await coroutine
         except asyncio.CancelledError:
-            journal.release(update.update_id)
+            journal.release(update_id)
             raise
         finally:
             HANDLING.reset(handling)

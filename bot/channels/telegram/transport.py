@@ -348,12 +348,23 @@ class RetryingRequest(_WrappingRequest):
 
 
 class JournalingRequest(_WrappingRequest):
-    """The ``getUpdates`` request: records what it receives before it can be confirmed."""
+    """The ``getUpdates`` request: records what it receives before it can be confirmed.
+
+    Telegram confirms a batch when the next ``getUpdates`` asks for the updates after it, so the
+    batch's write (which waits for the disk) only has to finish before that call, not before the
+    batch is handled: the updates are answered while their write goes on in a thread.
+    """
 
     def __init__(self, inner: BaseRequest, journal: UpdateJournal) -> None:
         super().__init__(inner)
         self.journal = journal
         self._journal_failing = False
+        self._recording: asyncio.Future[None] | None = None
+
+    async def shutdown(self) -> None:
+        """Finish writing the last batch, then shut the inner request down."""
+        await self._recorded()
+        await super().shutdown()
 
     async def do_request(
         self,
@@ -365,14 +376,19 @@ class JournalingRequest(_WrappingRequest):
         connect_timeout: ODVInput[float] = DEFAULT_NONE,
         pool_timeout: ODVInput[float] = DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        """Fetch updates, and journal them before returning them."""
+        """Fetch updates once the previous batch is on disk; start writing this one."""
+        await self._recorded()  # this call's offset confirms the previous batch to Telegram
         status, body = await self.inner.do_request(
             url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
         )
         if status == 200 and url.endswith("/getUpdates"):
-            # The write waits for the disk (fsync): in a thread, so other updates go on meanwhile.
-            await asyncio.to_thread(self._record, body)
+            self._recording = asyncio.ensure_future(asyncio.to_thread(self._record, body))
         return status, body
+
+    async def _recorded(self) -> None:
+        if self._recording is not None:
+            recording, self._recording = self._recording, None
+            await recording
 
     def _record(self, body: bytes) -> None:
         try:
