@@ -7,6 +7,11 @@ language), the in-scope recall (right intent, not rejected) and the in-scope fal
 * ``--split dev`` (default; the one thresholds are chosen on): the embedded model is trained on
   ``nlu/data`` minus a fixed tenth of its in-scope examples; the slice is the in-scope side and
   ``nlu/dev`` (never trained on) the out-of-scope side.
+* ``--split cv``: cross-validation at the configured rules (no curve): the same hash cuts the
+  in-scope examples into tenths, and each of the first five is left out and scored in turn (the
+  first is the dev slice), with ``nlu/dev`` as the out-of-scope side, for each SGD seed of
+  ``--seeds``. Prints each fit and the mean: the fold-to-fold spread (about 1 point) is larger
+  than most differences worth measuring, so compare means over the same folds and seeds.
 * ``--split heldout``: trained on all of ``nlu/data``, scored on ``nlu/heldout``, to report the
   chosen point. Never choose on it.
 * ``--rasa-url http://127.0.0.1:5005``: the same curve for a running Rasa server (trained on all
@@ -14,7 +19,8 @@ language), the in-scope recall (right intent, not rejected) and the in-scope fal
   ``nlu/heldout``'s in-scope messages (Rasa cannot leave a slice out without a second 30-min
   training); with ``--split heldout`` it is scored on ``nlu/heldout``.
 
-    .venv/bin/python benchmarks/oos_tradeoff.py [--split dev|heldout] [--rasa-url URL] [--json-out F]
+    .venv/bin/python benchmarks/oos_tradeoff.py [--split dev|cv|heldout] [--seeds 13,1] [--rasa-url URL]
+                                                [--json-out F]
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import statistics
 import sys
 import zlib
 from collections.abc import Sequence
@@ -37,18 +44,22 @@ from nlu.evaluation import evaluate  # noqa: E402
 from nlu.loading import Example, load_training_data  # noqa: E402
 from nlu.out_of_scope import FallbackConfig, apply_fallback, load_fallback_config  # noqa: E402
 from nlu.rasa_backend import RasaBackend  # noqa: E402
-from nlu.training import train_model  # noqa: E402
+from nlu.training import TrainingConfig, train_model  # noqa: E402
 from nlu.types import FALLBACK_INTENT, IntentScore, ParseResult  # noqa: E402
 
 THRESHOLDS = (0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8)
 DEV_SLICE_MODULUS = 10  # one in-scope training example in 10 is left out for the dev figures
+CV_FOLDS = 5  # tenths left out in turn by --split cv: 5 fits per seed, about 9,000 in-scope scores
+CV_FIGURES = ("accuracy", "in_scope_fallback_rate", "oos_false_accept_rate", "worst_language_false_accept")
 
 # A parse before any fallback rule, and the known-word share when the backend has one.
 RawParse = tuple[ParseResult, float | None]
 
 
-def dev_split(examples: Sequence[Example], rejecting: Sequence[str]) -> tuple[list[Example], list[Example]]:
-    """(training examples, in-scope slice left out of training).
+def dev_split(
+    examples: Sequence[Example], rejecting: Sequence[str], fold: int = 0
+) -> tuple[list[Example], list[Example]]:
+    """(training examples, in-scope slice left out of training); ``fold`` 0 is the dev slice.
 
     An example is in the slice by a hash of its language and text, so adding training data does not
     reshuffle the slice and figures stay comparable across data versions.
@@ -56,13 +67,15 @@ def dev_split(examples: Sequence[Example], rejecting: Sequence[str]) -> tuple[li
 
     def in_slice(example: Example) -> bool:
         key = f"{example.language}\0{example.text}".encode()
-        return example.intent not in rejecting and zlib.crc32(key) % DEV_SLICE_MODULUS == 0
+        return example.intent not in rejecting and zlib.crc32(key) % DEV_SLICE_MODULUS == fold
 
     return [e for e in examples if not in_slice(e)], [e for e in examples if in_slice(e)]
 
 
-def embedded_parses(train: Sequence[Example], test: Sequence[Example]) -> list[RawParse]:
-    model = train_model(train)
+def embedded_parses(
+    train: Sequence[Example], test: Sequence[Example], seed: int = TrainingConfig.seed
+) -> list[RawParse]:
+    model = train_model(train, TrainingConfig(seed=seed))
     parses: list[RawParse] = []
     for example in test:
         ranking: list[IntentScore] = [{"name": n, "confidence": c} for n, c in model.rank(example.text)[:10]]
@@ -108,6 +121,23 @@ def curve(test: Sequence[Example], parses: Sequence[RawParse], config: FallbackC
     return rows
 
 
+def cross_validate(
+    data: Sequence[Example], dev_oos: Sequence[Example], config: FallbackConfig, seeds: Sequence[int]
+) -> dict[str, Any]:
+    """The figures at the configured threshold of each (seed, fold) fit, and their means."""
+    runs = []
+    for seed in seeds:
+        for fold in range(CV_FOLDS):
+            train, in_scope = dev_split(data, config.out_of_scope_intents, fold)
+            test = [*in_scope, *dev_oos]
+            chosen = next(row for row in curve(test, embedded_parses(train, test, seed), config) if row["chosen"])
+            runs.append({"seed": seed, "fold": fold, **{figure: chosen[figure] for figure in CV_FIGURES}})
+            print(" ".join(f"{key} {value}" for key, value in runs[-1].items()), flush=True)
+    mean = {figure: round(statistics.fmean(run[figure] for run in runs), 4) for figure in CV_FIGURES}
+    print("mean " + " ".join(f"{figure} {value:.4f}" for figure, value in mean.items()))
+    return {"runs": runs, "mean": mean}
+
+
 def print_curve(title: str, rows: Sequence[dict[str, Any]]) -> None:
     print(f"\n{title}")
     print("threshold  false-accept  worst lang  in-scope recall  in-scope fallback  rejected  accuracy")
@@ -127,7 +157,8 @@ def print_curve(title: str, rows: Sequence[dict[str, Any]]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=["dev", "heldout"], default="dev")
+    parser.add_argument("--split", choices=["dev", "cv", "heldout"], default="dev")
+    parser.add_argument("--seeds", default="13,1", help="SGD seeds of --split cv, comma-separated")
     parser.add_argument("--config", type=Path, default=ROOT / "nlu" / "config.yml")
     parser.add_argument("--rasa-url", help="also draw the curve of the Rasa server at this URL")
     parser.add_argument("--json-out", type=Path)
@@ -136,25 +167,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     data = load_training_data(ROOT / "nlu" / "data").examples
     dev_oos = load_training_data(ROOT / "nlu" / "dev").examples
     heldout = load_training_data(ROOT / "nlu" / "heldout").examples
-    if args.split == "dev":
-        train, in_scope = dev_split(data, config.out_of_scope_intents)
-        test = [*in_scope, *dev_oos]
-    else:
-        train, test = data, heldout
+    if args.split == "cv" and args.rasa_url:
+        parser.error("--split cv trains the embedded model only")
     results: dict[str, Any] = {"split": args.split, "config": dataclasses.asdict(config)}
-    results["embedded"] = curve(test, embedded_parses(train, test), config)
-    print_curve(f"embedded, {args.split} split ({len(test)} messages)", results["embedded"])
-    if args.rasa_url:
-        if args.split == "heldout":
-            rasa_test, described = heldout, "nlu/heldout"
-        else:
-            rasa_test = [*(e for e in heldout if e.intent not in config.out_of_scope_intents), *dev_oos]
-            described = "nlu/dev out-of-scope + nlu/heldout in-scope"
-        results["rasa"] = curve(rasa_test, asyncio.run(rasa_parses(args.rasa_url, rasa_test)), config)
-        print_curve(f"rasa, {described} ({len(rasa_test)} messages)", results["rasa"])
+    if args.split == "cv":
+        seeds = [int(seed) for seed in args.seeds.split(",")]
+        results["embedded"] = cross_validate(data, dev_oos, config, seeds)
+    else:
+        results.update(tradeoff_curves(args.split, args.rasa_url, data, dev_oos, heldout, config))
     if args.json_out:
         args.json_out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     return 0
+
+
+def tradeoff_curves(
+    split: str,
+    rasa_url: str | None,
+    data: Sequence[Example],
+    dev_oos: Sequence[Example],
+    heldout: Sequence[Example],
+    config: FallbackConfig,
+) -> dict[str, Any]:
+    """The embedded model's curve on ``split`` and, with ``rasa_url``, the Rasa server's."""
+    if split == "dev":
+        train, in_scope = dev_split(data, config.out_of_scope_intents)
+        test = [*in_scope, *dev_oos]
+    else:
+        train, test = list(data), list(heldout)
+    curves = {"embedded": curve(test, embedded_parses(train, test), config)}
+    print_curve(f"embedded, {split} split ({len(test)} messages)", curves["embedded"])
+    if rasa_url:
+        if split == "heldout":
+            rasa_test, described = list(heldout), "nlu/heldout"
+        else:
+            rasa_test = [*(e for e in heldout if e.intent not in config.out_of_scope_intents), *dev_oos]
+            described = "nlu/dev out-of-scope + nlu/heldout in-scope"
+        curves["rasa"] = curve(rasa_test, asyncio.run(rasa_parses(rasa_url, rasa_test)), config)
+        print_curve(f"rasa, {described} ({len(rasa_test)} messages)", curves["rasa"])
+    return curves
 
 
 if __name__ == "__main__":
