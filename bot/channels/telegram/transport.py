@@ -229,7 +229,7 @@ class _Upload:
 async def _on_chunk_sent(
     _session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestChunkSentParams
 ) -> None:
-    """aiohttp's hook as the request's last bytes go to the socket: mark the call written."""
+    """aiohttp's hook, run right before each body chunk is written: mark the call at the last one."""
     upload = context.trace_request_ctx
     if isinstance(upload, _Upload):
         upload.sent += len(params.chunk)
