@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -103,9 +104,7 @@ async def _drive(config: JSONDict) -> None:
     elapsed = last_reply - started
     server_cpu = time.process_time() - cpu_started
     errors = [c.method for c in api.calls if c.status != 200]
-    methods: dict[str, int] = {}
-    for call in api.calls:  # the fake server's work: what each bot asks of it
-        methods[call.method] = methods.get(call.method, 0) + 1
+    methods = Counter(call.method for call in api.calls)  # the fake server's work: what each bot asks
     print(
         json.dumps(
             {
