@@ -93,6 +93,7 @@ class DialogueCore:
         self.clock = clock
         # The catalogue is fixed for the process: which intents are out-of-scope kinds is known once.
         self._out_of_scope_kinds = kinds_of_intents(catalogue.roles)
+        self._answerable_of: tuple[tuple[str, ...] | None, tuple[str, ...]] = (None, ())
 
     @property
     def intents(self) -> tuple[str, ...]:
@@ -415,7 +416,10 @@ class DialogueCore:
 
     def _answerable(self) -> tuple[str, ...]:
         """Intents with a topic answer: what "Do you mean…?" and "You also asked" may offer."""
-        return tuple(i for i in self.intents if not self.catalogue.is_conversation(i))
+        intents = self.intents
+        if self._answerable_of[0] != intents:  # computed again only when the city's intents change
+            self._answerable_of = (intents, tuple(i for i in intents if not self.catalogue.is_conversation(i)))
+        return self._answerable_of[1]
 
     def _not_answered(self, language: str, decision: Understanding) -> m.Reply:
         """Clarify between close topics, or the honest reply to an out-of-scope kind."""

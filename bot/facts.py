@@ -8,6 +8,7 @@ value formatted for the reader's language with Babel.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -306,8 +307,13 @@ def _freshness(path: Path, fact: Fact, line: int, today: dt.date, max_age_days: 
 # ----- rendering --------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def render(fact: Fact, language: str) -> str:
-    """The fact's value as a reader of ``language`` should see it (answer markup)."""
+    """The fact's value as a reader of ``language`` should see it (answer markup).
+
+    Cached: Babel's formatting is the costly part of an answer, and a fact is an immutable value
+    (a changed fact after a reload is another key).
+    """
     locale = Locale.parse(language)
     if fact.type == "url":
         shown = str(fact.value).removeprefix("https://").removesuffix("/")

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from scipy import sparse
 
 _WORD = re.compile(r"\w+")
+_CHAR_GRAM_CACHE_SIZE = 100_000  # words; emptied when full (a few tens of MB at most)
 # Letters that Arabic and Persian keyboards write differently for the same word.
 _SCRIPT_FOLDING = str.maketrans(
     {
@@ -55,17 +56,30 @@ class FeatureConfig:
         return asdict(self)
 
 
+class _CharFolding(dict[int, str | None]):
+    """A ``str.translate`` table filled in as characters are met (one ``unicodedata`` call each)."""
+
+    def __missing__(self, code: int) -> str | None:
+        char = chr(code)
+        category = unicodedata.category(char)
+        folded: str | None
+        if category == "Mn":  # accents, Arabic harakat
+            folded = None
+        elif category[0] in {"C", "Z"}:  # controls, format characters, every kind of space
+            folded = " "
+        else:
+            folded = _SCRIPT_FOLDING.get(code, char)
+        self[code] = folded
+        return folded
+
+
+_FOLDING = _CharFolding()
+
+
 def normalize(text: str, max_chars: int = 400) -> str:
     """Fold case, accents, Arabic-script letter variants, control characters and spacing."""
     text = unicodedata.normalize("NFKC", text[: max_chars * 2]).casefold()
-    decomposed = unicodedata.normalize("NFD", text)
-    kept = []
-    for char in decomposed:
-        category = unicodedata.category(char)
-        if category == "Mn":  # accents, Arabic harakat
-            continue
-        kept.append(" " if category[0] in {"C", "Z"} else char)
-    folded = "".join(kept).translate(_SCRIPT_FOLDING)
+    folded = unicodedata.normalize("NFD", text).translate(_FOLDING)
     return " ".join(folded.split())[:max_chars]
 
 
@@ -95,6 +109,7 @@ class Featurizer:
         self.config = config
         self.vocabulary = vocabulary
         self.idf = idf
+        self._char_gram_cache: dict[str, npt.NDArray[np.intp]] = {}
 
     @classmethod
     def fit(cls, texts: Sequence[str], config: FeatureConfig) -> Featurizer:
@@ -121,8 +136,40 @@ class Featurizer:
         return len(self.vocabulary)
 
     def transform_one(self, text: str) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
-        """Indices and L2-normalised sublinear TF-IDF values of the known features of ``text``."""
-        return self._weigh(extract_features(text, self.config))
+        """Indices and L2-normalised sublinear TF-IDF values of the known features of ``text``.
+
+        The features of ``extract_features``, counted by vocabulary index: each word's known
+        character n-grams are looked up once and kept (the same words recur in every message).
+        """
+        words = _WORD.findall(normalize(text, self.config.max_chars))
+        vocabulary = self.vocabulary
+        word_grams = [
+            index
+            for n in range(1, self.config.word_max_n + 1)
+            for i in range(len(words) - n + 1)
+            if (index := vocabulary.get("w " + " ".join(words[i : i + n]))) is not None
+        ]
+        found = np.concatenate([np.array(word_grams, dtype=np.intp), *map(self._known_char_grams, words)])
+        indices, counts = np.unique(found, return_counts=True)
+        return indices, self._values(indices, counts)
+
+    def _known_char_grams(self, word: str) -> npt.NDArray[np.intp]:
+        known = self._char_gram_cache.get(word)
+        if known is None:
+            vocabulary = self.vocabulary
+            grams = _char_ngrams(word, self.config.char_min_n, self.config.char_max_n)
+            known = np.array([i for gram in grams if (i := vocabulary.get(gram)) is not None], dtype=np.intp)
+            if len(self._char_gram_cache) >= _CHAR_GRAM_CACHE_SIZE:
+                self._char_gram_cache.clear()
+            self._char_gram_cache[word] = known
+        return known
+
+    def _values(self, indices: npt.NDArray[np.intp], counts: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
+        values = ((1.0 + np.log(counts.astype(np.float32))) * self.idf[indices]).astype(np.float32)
+        norm = float(np.sqrt(values @ values))
+        if norm > 0:
+            values /= norm
+        return values
 
     def _weigh(self, features: Counter[str]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
         vocabulary = self.vocabulary
@@ -134,11 +181,7 @@ class Featurizer:
                 indices.append(index)
                 counts.append(count)
         index_array = np.array(indices, dtype=np.intp)
-        values = ((1.0 + np.log(np.array(counts, dtype=np.float32))) * self.idf[index_array]).astype(np.float32)
-        norm = float(np.sqrt(values @ values))
-        if norm > 0:
-            values /= norm
-        return index_array, values
+        return index_array, self._values(index_array, np.array(counts, dtype=np.intp))
 
     def known_word_share(self, text: str) -> float:
         """Share of the text's words seen in training (0 for gibberish, 1 for familiar words)."""

@@ -8,7 +8,7 @@ import pytest
 
 import nlu.embedded
 from nlu.embedded import EmbeddedBackend, FallbackConfig, load_fallback_config, load_or_train
-from nlu.featurize import normalize
+from nlu.featurize import extract_features, normalize
 from nlu.loading import Example
 from nlu.model import IntentModel
 from nlu.training import train_model
@@ -122,3 +122,14 @@ def test_normalize_folds_case_accents_and_arabic_letter_variants() -> None:
     assert normalize("إسلام أحمد") == normalize("اسلام احمد")
     assert normalize("كتاب يوم") == normalize("کتاب یوم")
     assert normalize("a\x00b") == "a b"
+
+
+@pytest.mark.parametrize("text", [*QUESTIONS, "ناموسی نیستی‌ ـ کتـاب", "ЖИТЛО житло житло", "dokter dokter doktor"])
+def test_a_served_message_gets_the_features_training_computes(intent_model: IntentModel, text: str) -> None:
+    featurizer = intent_model.featurizer
+    # Training's path: every n-gram counted by name, then weighed. Serving counts by index.
+    expected_indices, expected_values = featurizer._weigh(extract_features(text, featurizer.config))
+    for _ in range(2):  # the second time from the per-word cache
+        indices, values = featurizer.transform_one(text)
+        expected = dict(zip(expected_indices.tolist(), expected_values.tolist(), strict=True))
+        assert dict(zip(indices.tolist(), values.tolist(), strict=True)) == pytest.approx(expected, abs=1e-6)
