@@ -86,12 +86,15 @@ def normalize(text: str, max_chars: int = 400) -> str:
 def extract_features(text: str, config: FeatureConfig) -> Counter[str]:
     """Count the n-gram features of one raw text."""
     words = _WORD.findall(normalize(text, config.max_chars))
-    counts: Counter[str] = Counter()
-    for n in range(1, config.word_max_n + 1):
-        counts.update("w " + " ".join(words[i : i + n]) for i in range(len(words) - n + 1))
+    counts: Counter[str] = Counter(_word_ngrams(words, config.word_max_n))
     for word in words:
         counts.update(_char_ngrams(word, config.char_min_n, config.char_max_n))
     return counts
+
+
+def _word_ngrams(words: Sequence[str], max_n: int) -> list[str]:
+    """The word 1- to ``max_n``-gram features, named apart from character n-grams."""
+    return ["w " + " ".join(words[i : i + n]) for n in range(1, max_n + 1) for i in range(len(words) - n + 1)]
 
 
 @lru_cache(maxsize=200_000)
@@ -144,10 +147,7 @@ class Featurizer:
         words = _WORD.findall(normalize(text, self.config.max_chars))
         vocabulary = self.vocabulary
         word_grams = [
-            index
-            for n in range(1, self.config.word_max_n + 1)
-            for i in range(len(words) - n + 1)
-            if (index := vocabulary.get("w " + " ".join(words[i : i + n]))) is not None
+            index for gram in _word_ngrams(words, self.config.word_max_n) if (index := vocabulary.get(gram)) is not None
         ]
         found = np.concatenate([np.array(word_grams, dtype=np.intp), *map(self._known_char_grams, words)])
         indices, counts = np.unique(found, return_counts=True)

@@ -47,7 +47,6 @@ MAX_DELAY_SECONDS: Final = 8.0
 # delivered answer into an error (and an apology); a connection that cannot be made fails fast.
 CONNECT_TIMEOUT_SECONDS: Final = 5.0
 READ_TIMEOUT_SECONDS: Final = 30.0
-WRITE_TIMEOUT_SECONDS: Final = 30.0
 POOL_TIMEOUT_SECONDS: Final = 30.0
 CONNECTION_POOL_SIZE: Final = 64
 
@@ -454,8 +453,8 @@ class ReplayingRequest(_WrappingRequest):
         finally:
             CALL_IN_FLIGHT.reset(in_flight)
         if status == 200:
-            # In the event loop, even when the journal is busy: recorded before any other send
-            # starts, so a crash leaves as few delivered-but-unrecorded sends as possible.
+            # The real answer replaces the written mark: a replay after a crash then gets the
+            # message's real id rather than a presumed answer.
             self.journal.call_succeeded(handling, seq, api_method, body)
         return status, body
 
