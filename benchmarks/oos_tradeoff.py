@@ -14,13 +14,20 @@ language), the in-scope recall (right intent, not rejected) and the in-scope fal
   than most differences worth measuring, so compare means over the same folds and seeds.
 * ``--split heldout``: trained on all of ``nlu/data``, scored on ``nlu/heldout``, to report the
   chosen point. Never choose on it.
+* ``--split blind-dev`` / ``--split blind-test``: trained on all of ``nlu/data``, scored on
+  ``nlu/blind/dev`` or ``nlu/blind/test``: in-scope and out-of-scope messages written by people who
+  never saw the training data (fourth round, docs/decisions/out-of-scope.md). Choose on blind-dev;
+  blind-test only reports.
+* ``--seeds 13,1``: with a curve, each seed's model is scored and the figures are averaged (a
+  language's false-accept rate too, before its worst is taken).
+* ``--out-of-scope-mass M``: the curve with ``out_of_scope_mass`` M instead of the config's.
 * ``--rasa-url http://127.0.0.1:5005``: the same curve for a running Rasa server (trained on all
   of ``nlu/data``). With ``--split dev`` its out-of-scope side is ``nlu/dev`` and its in-scope side
   ``nlu/heldout``'s in-scope messages (Rasa cannot leave a slice out without a second 30-min
   training); with ``--split heldout`` it is scored on ``nlu/heldout``.
 
-    .venv/bin/python benchmarks/oos_tradeoff.py [--split dev|cv|heldout] [--seeds 13,1] [--rasa-url URL]
-                                                [--json-out F]
+    .venv/bin/python benchmarks/oos_tradeoff.py [--split dev|cv|heldout|blind-dev|blind-test] [--seeds 13,1]
+                                                [--out-of-scope-mass M] [--rasa-url URL] [--json-out F]
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ from nlu.types import FALLBACK_INTENT, IntentScore, ParseResult  # noqa: E402
 THRESHOLDS = (0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8)
 DEV_SLICE_MODULUS = 10  # one in-scope training example in 10 is left out for the dev figures
 CV_FOLDS = 5  # tenths left out in turn by --split cv: 5 fits per seed, about 9,000 in-scope scores
+BLIND_SPLITS = {"blind-dev": ROOT / "nlu" / "blind" / "dev", "blind-test": ROOT / "nlu" / "blind" / "test"}
 CV_FIGURES = ("accuracy", "in_scope_fallback_rate", "oos_false_accept_rate", "worst_language_false_accept")
 
 # A parse before any fallback rule, and the known-word share when the backend has one.
@@ -105,19 +113,44 @@ def curve(test: Sequence[Example], parses: Sequence[RawParse], config: FallbackC
             return parse["intent_ranking"][1 if fell_back else 0]["name"], fell_back
 
         report = evaluate(test, predict, config.out_of_scope_intents).to_json()
-        per_language = [f["oos_false_accept_rate"] for f in report["per_language"].values()]
+        per_language = {
+            language: figures["oos_false_accept_rate"]
+            for language, figures in report["per_language"].items()
+            if figures["oos_false_accept_rate"] is not None
+        }
         rows.append(
             {
                 "threshold": threshold,
                 "chosen": threshold == config.threshold,
                 "oos_false_accept_rate": report["oos_false_accept_rate"],
-                "worst_language_false_accept": max(r for r in per_language if r is not None),
+                "worst_language_false_accept": max(per_language.values()),
+                "language_false_accept": per_language,
                 "in_scope_recall": round(report["accuracy_with_fallback"], 4),
                 "in_scope_fallback_rate": report["in_scope_fallback_rate"],
                 "in_scope_rejection_rate": report["in_scope_rejection_rate"],
                 "accuracy": report["accuracy"],
             }
         )
+    return rows
+
+
+def mean_curve(curves: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The rows of several seeds' curves averaged; the worst language is taken after averaging."""
+    rows = []
+    for same_threshold in zip(*curves, strict=True):
+        first = same_threshold[0]
+        languages = first["language_false_accept"]
+        per_language = {
+            language: round(statistics.fmean(row["language_false_accept"][language] for row in same_threshold), 4)
+            for language in languages
+        }
+        numbers = {
+            key: round(statistics.fmean(row[key] for row in same_threshold), 4)
+            for key, value in first.items()
+            if isinstance(value, float) and key != "threshold"
+        }
+        worst = max(per_language.values())
+        rows.append({**first, **numbers, "worst_language_false_accept": worst, "language_false_accept": per_language})
     return rows
 
 
@@ -153,17 +186,25 @@ def print_curve(title: str, rows: Sequence[dict[str, Any]]) -> None:
             f"{row['accuracy']:>9.3f}",
         ]
         print(" ".join(cells) + mark)
+    chosen = next(row for row in rows if row["chosen"])
+    languages = " ".join(f"{language} {rate:.3f}" for language, rate in sorted(chosen["language_false_accept"].items()))
+    print(f"false-accept per language at {chosen['threshold']}: {languages}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=["dev", "cv", "heldout"], default="dev")
-    parser.add_argument("--seeds", default="13,1", help="SGD seeds of --split cv, comma-separated")
+    parser.add_argument("--split", choices=["dev", "cv", "heldout", *BLIND_SPLITS], default="dev")
+    parser.add_argument("--seeds", help="SGD seeds, comma-separated (default: 13,1 for --split cv, else 13)")
+    parser.add_argument("--out-of-scope-mass", type=float, help="override the config's out_of_scope_mass")
     parser.add_argument("--config", type=Path, default=ROOT / "nlu" / "config.yml")
     parser.add_argument("--rasa-url", help="also draw the curve of the Rasa server at this URL")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args(argv)
     config = load_fallback_config(args.config)
+    if args.out_of_scope_mass is not None:
+        config = dataclasses.replace(config, out_of_scope_mass=args.out_of_scope_mass)
+    default_seeds = "13,1" if args.split == "cv" else str(TrainingConfig.seed)
+    seeds = [int(seed) for seed in (args.seeds or default_seeds).split(",")]
     data = load_training_data(ROOT / "nlu" / "data").examples
     dev_oos = load_training_data(ROOT / "nlu" / "dev").examples
     heldout = load_training_data(ROOT / "nlu" / "heldout").examples
@@ -171,10 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--split cv trains the embedded model only")
     results: dict[str, Any] = {"split": args.split, "config": dataclasses.asdict(config)}
     if args.split == "cv":
-        seeds = [int(seed) for seed in args.seeds.split(",")]
         results["embedded"] = cross_validate(data, dev_oos, config, seeds)
     else:
-        results.update(tradeoff_curves(args.split, args.rasa_url, data, dev_oos, heldout, config))
+        results.update(tradeoff_curves(args.split, args.rasa_url, data, dev_oos, heldout, config, seeds))
     if args.json_out:
         args.json_out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     return 0
@@ -187,18 +227,23 @@ def tradeoff_curves(
     dev_oos: Sequence[Example],
     heldout: Sequence[Example],
     config: FallbackConfig,
+    seeds: Sequence[int],
 ) -> dict[str, Any]:
-    """The embedded model's curve on ``split`` and, with ``rasa_url``, the Rasa server's."""
+    """The embedded model's curve on ``split`` (averaged over ``seeds``) and, with ``rasa_url``, Rasa's."""
     if split == "dev":
         train, in_scope = dev_split(data, config.out_of_scope_intents)
         test = [*in_scope, *dev_oos]
+    elif split in BLIND_SPLITS:
+        train, test = list(data), load_training_data(BLIND_SPLITS[split]).examples
     else:
         train, test = list(data), list(heldout)
-    curves = {"embedded": curve(test, embedded_parses(train, test), config)}
-    print_curve(f"embedded, {split} split ({len(test)} messages)", curves["embedded"])
+    curves = {"embedded": mean_curve([curve(test, embedded_parses(train, test, seed), config) for seed in seeds])}
+    print_curve(f"embedded, {split} split ({len(test)} messages, seeds {seeds})", curves["embedded"])
     if rasa_url:
         if split == "heldout":
             rasa_test, described = list(heldout), "nlu/heldout"
+        elif split in BLIND_SPLITS:
+            rasa_test, described = list(test), str(BLIND_SPLITS[split].relative_to(ROOT))
         else:
             rasa_test = [*(e for e in heldout if e.intent not in config.out_of_scope_intents), *dev_oos]
             described = "nlu/dev out-of-scope + nlu/heldout in-scope"

@@ -8,6 +8,7 @@ version of each original) and its own training examples.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,13 +38,14 @@ class CheckResult:
 
 
 def run_checks(
-    catalogue: Catalogue, cities: list[ContentStore], data_dir: Path, heldout_dir: Path | None
+    catalogue: Catalogue, cities: list[ContentStore], data_dir: Path, unseen_dirs: Sequence[Path] = ()
 ) -> CheckResult:
-    """Check training data, held-out split, every city's facts, city.yml, answers, and UI catalogs."""
+    """Check training data, the never-trained splits, every city's facts, city.yml, answers, UI catalogs."""
     result = CheckResult()
     training = _check_training_data(catalogue, data_dir, result)
-    if training is not None and heldout_dir is not None and heldout_dir.is_dir():
-        _check_heldout(catalogue, training, heldout_dir, result)
+    for unseen_dir in unseen_dirs:
+        if training is not None and unseen_dir.is_dir():
+            _check_unseen(catalogue, training, unseen_dir, result)
     for content in cities:
         _check_answers(catalogue, content, result)
         _check_city_training_data(content, result)
@@ -92,19 +94,20 @@ def _check_training_data(catalogue: Catalogue, data_dir: Path, result: CheckResu
     return data
 
 
-def _check_heldout(catalogue: Catalogue, training: TrainingData, heldout_dir: Path, result: CheckResult) -> None:
+def _check_unseen(catalogue: Catalogue, training: TrainingData, unseen_dir: Path, result: CheckResult) -> None:
+    """A dev or test split must never be trained on: a shared message would flatter its figures."""
     try:
-        heldout = load_training_data(heldout_dir)
+        unseen = load_training_data(unseen_dir)
     except DataError as exc:
         result.errors.append(str(exc))
         return
     seen = {(e.language, _key(e.text)): e for e in training.examples}
-    for example in heldout.examples:
+    for example in unseen.examples:
         if example.intent not in catalogue.intents:
             result.errors.append(f"{example.source}: intent {example.intent!r} is not in the catalogue")
         twin = seen.get((example.language, _key(example.text)))
         if twin is not None:
-            result.errors.append(f"{example.source}: held-out example is also training data ({twin.source})")
+            result.errors.append(f"{example.source}: never-trained example is also training data ({twin.source})")
 
 
 def _check_answers(catalogue: Catalogue, content: ContentStore, result: CheckResult) -> None:

@@ -92,7 +92,13 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(handler=_eval)
 
     check = commands.add_parser("check", help="validate training data, every city's facts and answers, UI catalogs")
-    check.add_argument("--heldout", type=Path, default=PROJECT_ROOT / "nlu" / "heldout")
+    check.add_argument(
+        "--unseen",
+        type=Path,
+        action="append",
+        help="a dev or test split that must share no message with the training data (repeatable; "
+        "default: nlu/heldout, nlu/dev and nlu/blind)",
+    )
     check.add_argument("--city", help="check only this city (default: every city under responses/)")
     check.set_defaults(handler=_check)
 
@@ -321,7 +327,8 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     from bot.checks import run_checks
 
     catalogue = load_catalogue(settings.catalogue_path)
-    result = run_checks(catalogue, _city_stores(args, settings), settings.nlu_data_dir, args.heldout)
+    unseen = args.unseen or [PROJECT_ROOT / "nlu" / split for split in ("heldout", "dev", "blind")]
+    result = run_checks(catalogue, _city_stores(args, settings), settings.nlu_data_dir, unseen)
     print("Answers per city (R reviewed, d draft, s stale: served as draft, - missing, x disabled here):\n")
     print("\n".join(result.table))
     for warning in result.warnings:
