@@ -39,7 +39,7 @@ import json
 import statistics
 import sys
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +47,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from nlu.evaluation import evaluate  # noqa: E402
+from nlu.evaluation import evaluate, parse_prediction  # noqa: E402
 from nlu.loading import Example, load_training_data  # noqa: E402
 from nlu.out_of_scope import FallbackConfig, apply_fallback, load_fallback_config  # noqa: E402
 from nlu.rasa_backend import RasaBackend  # noqa: E402
 from nlu.training import TrainingConfig, train_model  # noqa: E402
-from nlu.types import FALLBACK_INTENT, IntentScore, ParseResult  # noqa: E402
+from nlu.types import IntentScore, ParseResult  # noqa: E402
 
 THRESHOLDS = (0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8)
 DEV_SLICE_MODULUS = 10  # one in-scope training example in 10 is left out for the dev figures
@@ -100,19 +100,19 @@ async def rasa_parses(url: str, test: Sequence[Example]) -> list[RawParse]:
         await client.close()
 
 
+def replay(predictions: Sequence[tuple[str, bool]]) -> Callable[[str], tuple[str, bool]]:
+    """``evaluate``'s predict, answering ``predictions`` in the order of the test messages."""
+    answers = iter(predictions)
+    return lambda _text: next(answers)
+
+
 def curve(test: Sequence[Example], parses: Sequence[RawParse], config: FallbackConfig) -> list[dict[str, Any]]:
     """One row per threshold: the figures of ``nlu.evaluation`` with that threshold."""
     rows = []
     for threshold in sorted({*THRESHOLDS, config.threshold}):
         at = dataclasses.replace(config, threshold=threshold)
-        decided = iter([apply_fallback(parse, at, share) for parse, share in parses])
-
-        def predict(_text: str, decided: Any = decided) -> tuple[str, bool]:
-            parse = next(decided)
-            fell_back = parse["intent"]["name"] == FALLBACK_INTENT
-            return parse["intent_ranking"][1 if fell_back else 0]["name"], fell_back
-
-        report = evaluate(test, predict, config.out_of_scope_intents).to_json()
+        predictions = [parse_prediction(apply_fallback(parse, at, share)) for parse, share in parses]
+        report = evaluate(test, replay(predictions), config.out_of_scope_intents).to_json()
         per_language = {
             language: figures["oos_false_accept_rate"]
             for language, figures in report["per_language"].items()

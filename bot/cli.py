@@ -246,10 +246,9 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.content import CITY_NLU_FOLDER
     from nlu.embedded import EmbeddedBackend, load_city_training_data, load_fallback_config
-    from nlu.evaluation import evaluate
+    from nlu.evaluation import evaluate, parse_prediction
     from nlu.loading import DataError, load_training_data
     from nlu.training import train_model
-    from nlu.types import FALLBACK_INTENT
 
     try:
         city_nlu = settings.city_content_dir / CITY_NLU_FOLDER if args.city else None
@@ -267,13 +266,9 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     training_seconds = time.perf_counter() - started
     fallback = load_fallback_config(settings.nlu_config)
     backend = EmbeddedBackend(model, fallback)
-
-    def predict(text: str) -> tuple[str, bool]:
-        parse = backend.parse_sync(text)
-        fell_back = parse["intent"]["name"] == FALLBACK_INTENT
-        return parse["intent_ranking"][1 if fell_back else 0]["name"], fell_back
-
-    report = evaluate(test.examples, predict, fallback.out_of_scope_intents)
+    report = evaluate(
+        test.examples, lambda text: parse_prediction(backend.parse_sync(text)), fallback.out_of_scope_intents
+    )
     report.extra["training_seconds"] = round(training_seconds, 2)
     report.extra["train_examples"] = len(train.examples)
     if args.json:

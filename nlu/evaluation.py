@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nlu.loading import Example
+from nlu.types import FALLBACK_INTENT, ParseResult
 
 DEFAULT_OUT_OF_SCOPE_INTENTS = frozenset({"out_of_scope"})
 
@@ -119,6 +120,12 @@ class EvaluationReport:
             "confusions": [list(item) for item in self.confusions[:10]],
             **self.extra,
         }
+
+
+def parse_prediction(parse: ParseResult) -> tuple[str, bool]:
+    """(the best real intent, whether it fell back) of a parse, as :func:`evaluate` scores it."""
+    fell_back = parse["intent"]["name"] == FALLBACK_INTENT
+    return parse["intent_ranking"][1 if fell_back else 0]["name"], fell_back
 
 
 def evaluate(
