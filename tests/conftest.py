@@ -22,6 +22,7 @@ from tests.citypack import write_hilltown, write_riverton
 
 DATA_DIR = PROJECT_ROOT / "nlu" / "data"
 HELDOUT_DIR = PROJECT_ROOT / "nlu" / "heldout"
+BLIND_DIR = PROJECT_ROOT / "nlu" / "blind"
 CONTENT_DIR = PROJECT_ROOT / "responses"
 FIXTURES = Path(__file__).parent / "fixtures"
 
