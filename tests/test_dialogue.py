@@ -10,6 +10,8 @@ import pytest
 from bot import messages as m
 from bot.dialogue import CoreOptions, DialogueCore
 from bot.storage import UserState
+from nlu.out_of_scope import FallbackConfig, apply_fallback
+from nlu.types import IntentScore, ParseResult
 
 
 def texts(reply: m.Reply) -> str:
@@ -124,11 +126,33 @@ async def test_mixed_scripts_and_arabizi(core: DialogueCore) -> None:
     assert mixed.messages and mixed.messages[0].language == "ar"
 
 
-async def test_fallback_offers_suggestions_menu_and_a_person(core: DialogueCore) -> None:
-    reply = await core.handle_text(UserState("u", language="en"), "the thing with the paper")
+class FlatRanking:
+    """An NLU answer with no intent near the threshold, whatever the model of the day says."""
+
+    name = "embedded"
+
+    async def parse(self, text: str) -> ParseResult:
+        ranking: list[IntentScore] = [{"name": n, "confidence": 0.05} for n in ("find_housing", "social_aid")]
+        parse: ParseResult = {"text": text, "intent": ranking[0], "intent_ranking": ranking, "entities": []}
+        return apply_fallback(parse, FallbackConfig(threshold=0.3))
+
+    async def close(self) -> None:
+        """Nothing to close."""
+
+
+async def test_fallback_offers_the_topics_and_a_person(core: DialogueCore) -> None:
+    flat = DialogueCore(
+        core.catalogue, FlatRanking(), core.detector, core.content, core.translations, core.store, core.options
+    )
+    reply = await flat.handle_text(UserState("u", language="en"), "the thing with the paper")
     assert reply.intent == "nlu_fallback"
     assert m.ACTION_HUMAN in actions(reply)
     assert m.topic_action("housing") in actions(reply)
+
+
+async def test_a_vague_message_gets_a_way_on(core: DialogueCore) -> None:
+    for text in ("the thing with the paper", "the thing", "about the form"):
+        assert_way_on(await core.handle_text(UserState("u", language="en"), text))
 
 
 def test_menu_topics_and_intent_buttons(core: DialogueCore) -> None:
