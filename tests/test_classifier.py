@@ -54,6 +54,22 @@ async def test_clear_questions_get_the_right_intent(embedded: EmbeddedBackend) -
         assert (await embedded.parse(text))["intent"]["name"] == intent, text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I am tired of everything, I dont want to wake up",
+        "je veux mourir",
+        "ik wil dood",
+        "أريد أن أنتحر",
+        "intihar etmek istiyorum",
+        "می‌خواهم خودکشی کنم",
+    ],
+)
+async def test_suicidal_thoughts_get_the_answer_with_the_prevention_lines(embedded: EmbeddedBackend, text: str) -> None:
+    # None of these is a training example; before the self-harm examples, "ik wil dood" was an insult.
+    assert (await embedded.parse(text))["intent"]["name"] == "mental_health"
+
+
 async def test_below_threshold_the_intent_is_nlu_fallback_with_real_intents_ranked(intent_model: IntentModel) -> None:
     strict = EmbeddedBackend(intent_model, FallbackConfig(threshold=1.0, ambiguity_threshold=0.0))
     result = await strict.parse("je cherche un logement")
