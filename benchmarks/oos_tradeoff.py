@@ -147,7 +147,7 @@ def mean_curve(curves: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any
         numbers = {
             key: round(statistics.fmean(row[key] for row in same_threshold), 4)
             for key, value in first.items()
-            if isinstance(value, float) and key != "threshold"
+            if isinstance(value, float) and key not in ("threshold", "worst_language_false_accept")
         }
         worst = max(per_language.values())
         rows.append({**first, **numbers, "worst_language_false_accept": worst, "language_false_accept": per_language})

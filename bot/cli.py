@@ -319,10 +319,10 @@ def _city_stores(args: argparse.Namespace, settings: Settings) -> list[ContentSt
 
 def _check(args: argparse.Namespace, settings: Settings) -> int:
     from bot.catalogue import load_catalogue
-    from bot.checks import run_checks
+    from bot.checks import NEVER_TRAINED_SPLITS, run_checks
 
     catalogue = load_catalogue(settings.catalogue_path)
-    unseen = args.unseen or [PROJECT_ROOT / "nlu" / split for split in ("heldout", "dev", "blind")]
+    unseen = args.unseen or [PROJECT_ROOT / "nlu" / split for split in NEVER_TRAINED_SPLITS]
     result = run_checks(catalogue, _city_stores(args, settings), settings.nlu_data_dir, unseen)
     print("Answers per city (R reviewed, d draft, s stale: served as draft, - missing, x disabled here):\n")
     print("\n".join(result.table))

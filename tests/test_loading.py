@@ -101,7 +101,7 @@ def test_empty_folder_is_an_error(tmp_path: Path) -> None:
 
 
 def test_project_data_covers_the_catalogue_in_every_language(catalogue: Catalogue) -> None:
-    from tests.conftest import DATA_DIR, HELDOUT_DIR
+    from tests.conftest import DATA_DIR
 
     data = load_training_data(DATA_DIR)
     found = {(e.language, e.intent) for e in data.examples}
@@ -109,7 +109,28 @@ def test_project_data_covers_the_catalogue_in_every_language(catalogue: Catalogu
     assert missing == []
     assert set(data.intents) == set(catalogue.intents)
     assert data.conflicts() == []
-    heldout = load_training_data(HELDOUT_DIR)
-    training_texts = {(e.language, " ".join(e.text.casefold().split())) for e in data.examples}
-    leaked = [e.source for e in heldout.examples if (e.language, " ".join(e.text.casefold().split())) in training_texts]
-    assert leaked == []
+
+
+def test_no_dev_or_test_message_is_training_data(catalogue: Catalogue) -> None:
+    from bot.checks import NEVER_TRAINED_SPLITS, run_checks
+    from bot.settings import PROJECT_ROOT
+    from tests.conftest import DATA_DIR
+
+    splits = [PROJECT_ROOT / "nlu" / split for split in NEVER_TRAINED_SPLITS]
+    assert all(split.is_dir() for split in splits)
+    assert run_checks(catalogue, [], DATA_DIR, splits).errors == []
+
+
+def test_a_dev_message_that_is_training_data_is_an_error(catalogue: Catalogue, tmp_path: Path) -> None:
+    from bot.checks import run_checks
+    from tests.conftest import DATA_DIR
+
+    training = next(e for e in load_training_data(DATA_DIR).examples if e.language == "nl")
+    split = tmp_path / "dev"
+    split.mkdir()
+    (split / "nl.yml").write_text(
+        f'version: "3.1"\nnlu:\n- intent: {training.intent}\n  examples: |\n    - {training.text.upper()}  \n',
+        encoding="utf-8",
+    )
+    errors = run_checks(catalogue, [], DATA_DIR, [split]).errors
+    assert len(errors) == 1 and "nl.yml" in errors[0] and "also training data" in errors[0]
